@@ -1,0 +1,281 @@
+"""The catalog: providers, submissions, their stage runs, releases. The pipeline's commit log.
+
+SQLModel over SQLite (embedded default) or PostgreSQL (service). A stage commits by changing a
+submission's status inside one transaction, after its output is in place.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from sqlalchemy import JSON, Column, Engine, UniqueConstraint, event
+from sqlmodel import Field, Session, SQLModel, create_engine, select
+
+from midex.errors import MidexError
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ProviderKind(enum.StrEnum):
+    national = "national"
+    agency = "agency"
+
+
+class SubmissionStatus(enum.StrEnum):
+    received = "received"  # landed unchanged, sha256 recorded
+    parsed = "parsed"  # raw rows written to raw/
+    harmonised = "harmonised"  # common schema written to harmonised/ (+ quarantine/)
+    accepted = "accepted"  # validation passed (warnings allowed)
+    rejected = "rejected"  # an error finding: contributes nothing to observations
+    failed = "failed"  # a stage crashed; rerunnable with `midex run`
+
+    @classmethod
+    def pending(cls) -> tuple[SubmissionStatus, ...]:
+        return (cls.received, cls.parsed, cls.harmonised, cls.failed)
+
+
+class Provider(SQLModel, table=True):
+    """A national statistics office or an agency allowed to submit."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True, max_length=32)
+    name: str
+    kind: ProviderKind
+    # ISO3 codes a national provider may report; empty for agencies (any area).
+    areas: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Submission(SQLModel, table=True):
+    """One file as a provider sent it, and how far it has travelled."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_code: str = Field(index=True, foreign_key="provider.code")
+    file_name: str
+    format: str
+    sha256: str = Field(index=True, max_length=64)
+    size_bytes: int
+    landing_uri: str
+    received_at: datetime = Field(default_factory=utcnow)
+    status: SubmissionStatus = Field(default=SubmissionStatus.received, index=True)
+    parsed_at: datetime | None = None
+    harmonised_at: datetime | None = None
+    validated_at: datetime | None = None
+    accepted_at: datetime | None = None
+    resolved_at: datetime | None = None
+    rows_raw: int | None = None
+    rows_harmonised: int | None = None
+    rows_quarantined: int | None = None
+    errors: int | None = None
+    warnings: int | None = None
+    error: str | None = None
+    mapping_version: str | None = None
+    validation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+
+
+class StageRun(SQLModel, table=True):
+    """Every attempt of a stage on a submission, with its timestamps: the audit trail."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    submission_id: int = Field(index=True, foreign_key="submission.id")
+    stage: str
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    ok: bool | None = None
+    message: str | None = None
+
+
+class Release(SQLModel, table=True):
+    """An immutable, numbered set of published tables."""
+
+    __table_args__ = (UniqueConstraint("number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    number: int
+    created_at: datetime = Field(default_factory=utcnow)
+    as_of: datetime | None = None
+    path: str
+    manifest_sha256: str
+    tables: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    submission_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON))
+
+
+def _normalise_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+@cache
+def engine_for(url: str) -> Engine:
+    url = _normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Catalog:
+    """Catalog operations over one database URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = engine_for(url)
+
+    def init(self) -> None:
+        """Create missing tables; idempotent."""
+        SQLModel.metadata.create_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    # providers
+    def add_provider(
+        self, code: str, name: str, kind: ProviderKind, areas: list[str] | None = None
+    ) -> Provider:
+        with self.session() as s:
+            existing = s.exec(select(Provider).where(Provider.code == code)).first()
+            if existing is not None:
+                raise MidexError(
+                    f"provider {code!r} already exists ({existing.name}, {existing.kind}); "
+                    "choose another code"
+                )
+            provider = Provider(code=code, name=name, kind=kind, areas=sorted(areas or []))
+            s.add(provider)
+            s.commit()
+            s.refresh(provider)
+            return provider
+
+    def provider(self, code: str) -> Provider:
+        with self.session() as s:
+            provider = s.exec(select(Provider).where(Provider.code == code)).first()
+        if provider is None:
+            raise MidexError(
+                f"unknown provider {code!r}; register it first with "
+                f"`midex provider add {code} --name NAME --kind national|agency`"
+            )
+        return provider
+
+    def providers(self) -> list[Provider]:
+        with self.session() as s:
+            return list(s.exec(select(Provider).order_by(Provider.code)))
+
+    # submissions
+    def add_submission(self, submission: Submission) -> Submission:
+        with self.session() as s:
+            s.add(submission)
+            s.commit()
+            s.refresh(submission)
+            return submission
+
+    def submission(self, submission_id: int) -> Submission:
+        with self.session() as s:
+            sub = s.get(Submission, submission_id)
+        if sub is None:
+            raise MidexError(f"no submission {submission_id}; `midex status` lists them")
+        return sub
+
+    def submissions(self, statuses: tuple[SubmissionStatus, ...] | None = None) -> list[Submission]:
+        with self.session() as s:
+            query = select(Submission).order_by(Submission.id)
+            if statuses:
+                query = query.where(Submission.status.in_(statuses))  # type: ignore[attr-defined]
+            return list(s.exec(query))
+
+    def update_submission(self, submission_id: int, **changes: Any) -> Submission:
+        """Commit a stage: change fields of one submission in one transaction."""
+        with self.session() as s:
+            sub = s.get(Submission, submission_id)
+            if sub is None:
+                raise MidexError(f"no submission {submission_id}")
+            for key, value in changes.items():
+                setattr(sub, key, value)
+            s.add(sub)
+            s.commit()
+            s.refresh(sub)
+            return sub
+
+    def start_stage(self, submission_id: int, stage: str) -> int:
+        with self.session() as s:
+            run = StageRun(submission_id=submission_id, stage=stage)
+            s.add(run)
+            s.commit()
+            s.refresh(run)
+            assert run.id is not None
+            return run.id
+
+    def finish_stage(self, run_id: int, ok: bool, message: str | None = None) -> None:
+        with self.session() as s:
+            run = s.get(StageRun, run_id)
+            if run is None:
+                return
+            run.finished_at = utcnow()
+            run.ok = ok
+            run.message = message
+            s.add(run)
+            s.commit()
+
+    def stage_runs(self, submission_id: int) -> list[StageRun]:
+        with self.session() as s:
+            return list(
+                s.exec(
+                    select(StageRun)
+                    .where(StageRun.submission_id == submission_id)
+                    .order_by(StageRun.id)
+                )
+            )
+
+    # releases
+    def next_release_number(self) -> int:
+        with self.session() as s:
+            numbers = list(s.exec(select(Release.number)))
+        return max(numbers, default=0) + 1
+
+    def add_release(self, release: Release) -> Release:
+        with self.session() as s:
+            s.add(release)
+            s.commit()
+            s.refresh(release)
+            return release
+
+    def releases(self) -> list[Release]:
+        with self.session() as s:
+            return list(s.exec(select(Release).order_by(Release.number)))
+
+    def release(self, number: int | None = None) -> Release:
+        releases = self.releases()
+        if not releases:
+            raise MidexError("nothing published yet; run `midex publish` first")
+        if number is None:
+            return releases[-1]
+        for r in releases:
+            if r.number == number:
+                return r
+        known = ", ".join(str(r.number) for r in releases)
+        raise MidexError(f"no release {number}; published releases: {known}")
+
+
+def open_catalog(url: str | None = None) -> Catalog:
+    if url is None:
+        from midex.settings import get_settings
+
+        url = get_settings().catalog_url
+    assert url is not None
+    catalog = Catalog(url)
+    return catalog

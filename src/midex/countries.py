@@ -1,0 +1,100 @@
+"""Country resolution: ISO3, ISO2, M49 numeric or a name in any common spelling -> ISO3.
+
+country_converter does the matching; schemas/areas/overrides.yaml holds reviewed corrections and
+the aggregate codes the sources publish. Unique values are converted once on the driver and the
+result joined back in Spark, so no Python runs per row.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from dataclasses import dataclass
+from functools import cache
+
+from midex.schema import Schema
+
+NOT_APPLICABLE = "_Z"
+
+
+@dataclass(frozen=True)
+class AreaResolution:
+    value: str
+    iso3: str | None
+    problem: str | None  # why it did not resolve, with what to do
+
+
+@cache
+def _converter():  # type: ignore[no-untyped-def]
+    import country_converter as coco
+
+    logging.getLogger("country_converter").setLevel(logging.ERROR)
+    return coco.CountryConverter()
+
+
+@cache
+def iso3_codes() -> frozenset[str]:
+    return frozenset(str(c) for c in _converter().data["ISO3"].dropna())
+
+
+@cache
+def _names() -> dict[str, str]:
+    data = _converter().data
+    names: dict[str, str] = {}
+    for col in ("name_short", "name_official"):
+        for name, iso3 in zip(data[col], data["ISO3"], strict=True):
+            names[str(name)] = str(iso3)
+    return names
+
+
+def suggest(value: str, limit: int = 3) -> list[str]:
+    names = _names()
+    out: list[str] = []
+    seen: set[str] = set()
+    for match in difflib.get_close_matches(value, list(names), n=limit * 3, cutoff=0.5):
+        if names[match] not in seen:
+            seen.add(names[match])
+            out.append(f"{match} ({names[match]})")
+    return out[:limit]
+
+
+def resolve_areas(values: list[str], schema: Schema) -> list[AreaResolution]:
+    """Resolve each distinct submitted area string (already trimmed)."""
+    known = iso3_codes() | frozenset(schema.area_overrides.values())
+    out: dict[str, AreaResolution] = {}
+    to_convert: list[str] = []
+    for value in values:
+        key = value.strip().upper()
+        if not key:
+            continue
+        if key == NOT_APPLICABLE:
+            out[value] = AreaResolution(value, NOT_APPLICABLE, None)
+        elif key in schema.area_aggregates:
+            out[value] = AreaResolution(
+                value, None, f"'{value}' is an aggregate (a group of countries), not a country"
+            )
+        elif key in schema.area_overrides:
+            out[value] = AreaResolution(value, schema.area_overrides[key], None)
+        else:
+            to_convert.append(value)
+    if to_convert:
+        # M49 codes come as strings ("004"); country_converter wants them as integers.
+        query: list[str | int] = [int(v) if v.strip().isdigit() else v.strip() for v in to_convert]
+        converted = _converter().convert(query, to="ISO3", not_found=None)
+        if not isinstance(converted, list):
+            converted = [converted]
+        for value, iso3 in zip(to_convert, converted, strict=True):
+            if isinstance(iso3, list):
+                iso3s = [c for c in iso3 if c in known]
+                iso3 = iso3s[0] if len(iso3s) == 1 else None
+            if isinstance(iso3, str) and iso3 in known:
+                out[value] = AreaResolution(value, iso3, None)
+            else:
+                hints = suggest(value.strip())
+                hint = f"; did you mean {' or '.join(hints)}?" if hints else ""
+                out[value] = AreaResolution(
+                    value,
+                    None,
+                    f"unknown country '{value}'{hint} Use an ISO 3166 alpha-3 code (e.g. MEX)",
+                )
+    return [out[v] for v in values if v in out]

@@ -1,0 +1,364 @@
+"""Harmonisation: raw rows (strings as submitted) -> the common observation schema.
+
+`harmonise` is a pure transform over DataFrames: codes are mapped by broadcast joins against small
+mapping tables built from schemas/, values are parsed with Spark expressions (no Python UDFs), and
+every row that cannot be harmonised goes to quarantine with its problems (rule, column, value, what
+to do), never silently away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from midex.countries import NOT_APPLICABLE, resolve_areas
+from midex.schema import Codelist, Schema
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+PROBLEM_FIELDS = ("rule", "column", "value", "message")
+
+
+@dataclass(frozen=True)
+class SubmissionContext:
+    provider: str
+    nature: str  # NATURE of the provider's values: C (national) or G (agency)
+    submission_id: int
+    sha256: str
+    mapping_version: str
+    allowed_areas: tuple[str, ...] = ()  # empty: any area (agencies)
+
+
+@dataclass(frozen=True)
+class Mappings:
+    """Small lookup tables, each keyed by KEY = upper(trim(submitted string))."""
+
+    areas: DataFrame  # KEY, ISO3, PROBLEM
+    indicators: DataFrame  # KEY, INDICATOR, CANONICAL_UNIT, BILATERAL
+    units: DataFrame  # KEY, CODE
+    sex: DataFrame
+    age: DataFrame
+    obs_status: DataFrame
+
+
+def _codelist_frame(spark: SparkSession, codelist: Codelist) -> DataFrame:
+    rows = sorted(codelist.lookup().items())
+    return spark.createDataFrame(rows, "KEY string, CODE string")
+
+
+def build_mappings(spark: SparkSession, schema: Schema, raw: DataFrame) -> Mappings:
+    """Mapping tables for one raw frame. Areas: the distinct submitted strings (a few hundred at
+    most) are resolved once on the driver with country_converter, then joined back."""
+    from pyspark.sql import functions as F
+
+    area_values = [
+        r[0]
+        for r in raw.select(F.explode(F.array(F.trim("REF_AREA"), F.trim("COUNTERPART_AREA"))))
+        .where(F.col("col").isNotNull() & (F.col("col") != ""))
+        .distinct()
+        .collect()
+    ]
+    resolved = resolve_areas(area_values, schema)
+    areas = spark.createDataFrame(
+        [(r.value.strip().upper(), r.iso3, r.problem) for r in resolved] or [("", None, None)],
+        "KEY string, ISO3 string, PROBLEM string",
+    ).dropDuplicates(["KEY"])
+    indicator_rows = []
+    for key, code in sorted(schema.indicators.lookup().items()):
+        entry = schema.indicators.get(code)
+        indicator_rows.append(
+            (key, code, str(entry.attrs["unit"]), bool(entry.attrs.get("bilateral", False)))
+        )
+    indicators = spark.createDataFrame(
+        indicator_rows, "KEY string, INDICATOR string, CANONICAL_UNIT string, BILATERAL boolean"
+    )
+    return Mappings(
+        areas=areas,
+        indicators=indicators,
+        units=_codelist_frame(spark, schema.units),
+        sex=_codelist_frame(spark, schema.sex),
+        age=_codelist_frame(spark, schema.age),
+        obs_status=_codelist_frame(spark, schema.obs_status),
+    )
+
+
+def _blank_to_null(name: str) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.nullif(F.trim(F.col(name)), F.lit(""))
+
+
+def _problem(cond: Column, rule: str, column: str, value: Column, message: Column) -> Column:
+    from pyspark.sql import functions as F
+
+    return F.when(
+        cond,
+        F.struct(
+            F.lit(rule).alias("rule"),
+            F.lit(column).alias("column"),
+            value.cast("string").alias("value"),
+            message.alias("message"),
+        ),
+    )
+
+
+def _lookup(df: DataFrame, mapping: DataFrame, source: Column, prefix: str) -> DataFrame:
+    """Left broadcast join of `mapping` on upper(trim(source)); mapping columns get `prefix`."""
+    from pyspark.sql import functions as F
+
+    renamed = mapping.select(*[F.col(c).alias(f"{prefix}{c}") for c in mapping.columns])
+    return df.join(
+        F.broadcast(renamed), F.upper(F.trim(source)) == F.col(f"{prefix}KEY"), "left"
+    ).drop(f"{prefix}KEY")
+
+
+def normalise_period(value: Column) -> Column:
+    """YYYY, YYYY-Qn (also YYYYQn), YYYY-MM (also YYYYMmm), Excel's 2019.0 -> canonical; else null."""
+    from pyspark.sql import functions as F
+
+    v = F.upper(F.trim(value))
+    return (
+        F.when(v.rlike(r"^\d{4}$"), v)
+        .when(v.rlike(r"^\d{4}\.0+$"), F.substring(v, 1, 4))
+        .when(
+            v.rlike(r"^\d{4}-?Q[1-4]$"),
+            F.concat(F.substring(v, 1, 4), F.lit("-Q"), F.substring(v, -1, 1)),
+        )
+        .when(
+            v.rlike(r"^\d{4}(-|M)(0[1-9]|1[0-2])$"),
+            F.concat(F.substring(v, 1, 4), F.lit("-"), F.substring(v, -2, 2)),
+        )
+    )
+
+
+def harmonise(
+    raw: DataFrame, maps: Mappings, ctx: SubmissionContext, schema: Schema
+) -> tuple[DataFrame, DataFrame]:
+    """Return (harmonised observations, quarantined raw rows with their PROBLEMS)."""
+    from pyspark.sql import functions as F
+
+    markers = [m.lower() for m in schema.missing_markers if m]
+    df = raw
+    df = _lookup(df, maps.areas, F.col("REF_AREA"), "RA_")
+    df = _lookup(df, maps.areas, F.col("COUNTERPART_AREA"), "CA_")
+    df = _lookup(df, maps.indicators, F.col("INDICATOR"), "IND_")
+    df = _lookup(df, maps.units, F.col("UNIT_MEASURE"), "UNIT_")
+    df = _lookup(df, maps.sex, F.coalesce(_blank_to_null("SEX"), F.lit(schema.sex.default)), "SEX_")
+    df = _lookup(df, maps.age, F.coalesce(_blank_to_null("AGE"), F.lit(schema.age.default)), "AGE_")
+
+    value = _blank_to_null("OBS_VALUE")
+    is_missing = value.isNull() | F.lower(value).isin(markers)
+    number = value.try_cast("double")
+    bad_number = ~is_missing & (
+        number.isNull() | F.isnan(number) | (F.abs(number) == F.lit(float("inf")))
+    )
+    mult_text = F.coalesce(_blank_to_null("UNIT_MULT"), F.lit("0"))
+    mult = mult_text.try_cast("int")
+    bad_mult = mult.isNull() | (mult < -12) | (mult > 15)
+    period = normalise_period(F.col("TIME_PERIOD"))
+    counterpart = F.coalesce(F.col("CA_ISO3"), F.lit(NOT_APPLICABLE))
+    counterpart_given = _blank_to_null("COUNTERPART_AREA").isNotNull()
+    unit_given = _blank_to_null("UNIT_MEASURE").isNotNull()
+    unit = F.coalesce(F.col("UNIT_CODE"), F.col("IND_CANONICAL_UNIT"))
+    df = df.join(
+        F.broadcast(
+            maps.obs_status.select(F.col("KEY").alias("ST_KEY"), F.col("CODE").alias("ST_CODE"))
+        ),
+        F.upper(
+            F.coalesce(
+                _blank_to_null("OBS_STATUS"),
+                F.when(is_missing, F.lit("M")).otherwise(F.lit(schema.obs_status.default)),
+            )
+        )
+        == F.col("ST_KEY"),
+        "left",
+    ).drop("ST_KEY")
+
+    def msg(fmt: str, *cols: Column) -> Column:
+        return F.format_string(fmt, *cols)
+
+    ref_area_text = F.coalesce(F.trim("REF_AREA"), F.lit(""))
+    problems = [
+        _problem(
+            _blank_to_null("REF_AREA").isNull(),
+            "required_value",
+            "REF_AREA",
+            F.col("REF_AREA"),
+            F.lit("REF_AREA is empty; give the reporting country as an ISO3 code"),
+        ),
+        _problem(
+            _blank_to_null("REF_AREA").isNotNull() & F.col("RA_ISO3").isNull(),
+            "unknown_area",
+            "REF_AREA",
+            F.col("REF_AREA"),
+            F.coalesce(F.col("RA_PROBLEM"), msg("unknown country '%s'", ref_area_text)),
+        ),
+        _problem(
+            counterpart_given & F.col("CA_ISO3").isNull(),
+            "unknown_area",
+            "COUNTERPART_AREA",
+            F.col("COUNTERPART_AREA"),
+            F.coalesce(
+                F.col("CA_PROBLEM"), msg("unknown country '%s'", F.trim("COUNTERPART_AREA"))
+            ),
+        ),
+        _problem(
+            _blank_to_null("INDICATOR").isNull(),
+            "required_value",
+            "INDICATOR",
+            F.col("INDICATOR"),
+            F.lit("INDICATOR is empty; give a code from the template's INDICATOR list"),
+        ),
+        _problem(
+            _blank_to_null("INDICATOR").isNotNull() & F.col("IND_INDICATOR").isNull(),
+            "unknown_indicator",
+            "INDICATOR",
+            F.col("INDICATOR"),
+            msg(
+                "unknown indicator '%s'; use a code from the template's INDICATOR list "
+                "(canonical codes or WDI/SDG aliases)",
+                F.trim("INDICATOR"),
+            ),
+        ),
+        _problem(
+            counterpart_given
+            & (counterpart != F.lit(NOT_APPLICABLE))
+            & (F.col("IND_BILATERAL") == F.lit(False)),
+            "not_bilateral",
+            "COUNTERPART_AREA",
+            F.col("COUNTERPART_AREA"),
+            msg(
+                "%s is not a bilateral indicator; leave COUNTERPART_AREA blank",
+                F.col("IND_INDICATOR"),
+            ),
+        ),
+        _problem(
+            F.col("SEX_CODE").isNull(),
+            "unknown_code",
+            "SEX",
+            F.col("SEX"),
+            msg("unknown SEX '%s'; use _T (total), M or F", F.trim("SEX")),
+        ),
+        _problem(
+            F.col("AGE_CODE").isNull(),
+            "unknown_code",
+            "AGE",
+            F.col("AGE"),
+            msg("unknown AGE '%s'; use _T or an SDMX age range such as Y15T64", F.trim("AGE")),
+        ),
+        _problem(
+            F.col("ST_CODE").isNull(),
+            "unknown_code",
+            "OBS_STATUS",
+            F.col("OBS_STATUS"),
+            msg(
+                "unknown OBS_STATUS '%s'; use A, E, P, B, F, I or M (or leave blank)",
+                F.trim("OBS_STATUS"),
+            ),
+        ),
+        _problem(
+            period.isNull(),
+            "bad_period",
+            "TIME_PERIOD",
+            F.col("TIME_PERIOD"),
+            msg(
+                "TIME_PERIOD '%s' is not a period; write YYYY, YYYY-Qn or YYYY-MM",
+                F.coalesce(F.trim("TIME_PERIOD"), F.lit("")),
+            ),
+        ),
+        _problem(
+            bad_number,
+            "bad_number",
+            "OBS_VALUE",
+            F.col("OBS_VALUE"),
+            msg(
+                "OBS_VALUE '%s' is not a number; write digits with a point for decimals, "
+                "no thousands separators, or leave blank if missing",
+                value,
+            ),
+        ),
+        _problem(
+            bad_mult,
+            "bad_unit_mult",
+            "UNIT_MULT",
+            F.col("UNIT_MULT"),
+            msg("UNIT_MULT '%s' is not a power of ten such as 0, 3, 6 or 9", mult_text),
+        ),
+        _problem(
+            unit_given & F.col("UNIT_CODE").isNull(),
+            "unknown_unit",
+            "UNIT_MEASURE",
+            F.col("UNIT_MEASURE"),
+            msg(
+                "unknown UNIT_MEASURE '%s'; leave blank for the indicator's unit",
+                F.trim("UNIT_MEASURE"),
+            ),
+        ),
+        _problem(
+            unit_given
+            & F.col("UNIT_CODE").isNotNull()
+            & F.col("IND_CANONICAL_UNIT").isNotNull()
+            & (F.col("UNIT_CODE") != F.col("IND_CANONICAL_UNIT")),
+            "unit_mismatch",
+            "UNIT_MEASURE",
+            F.col("UNIT_MEASURE"),
+            msg(
+                "%s is measured in %s, not %s; convert the value or leave UNIT_MEASURE blank",
+                F.col("IND_INDICATOR"),
+                F.col("IND_CANONICAL_UNIT"),
+                F.col("UNIT_CODE"),
+            ),
+        ),
+    ]
+    if ctx.allowed_areas:
+        problems.append(
+            _problem(
+                F.col("RA_ISO3").isNotNull() & ~F.col("RA_ISO3").isin(list(ctx.allowed_areas)),
+                "area_out_of_scope",
+                "REF_AREA",
+                F.col("REF_AREA"),
+                msg(
+                    "provider %s may only report %s, not %s; remove the row or ask an agency "
+                    "to submit it",
+                    F.lit(ctx.provider),
+                    F.lit(", ".join(ctx.allowed_areas)),
+                    F.col("RA_ISO3"),
+                ),
+            )
+        )
+
+    staged = df.withColumn("PROBLEMS", F.array_compact(F.array(*problems)))
+    good = staged.where(F.size("PROBLEMS") == 0)
+    bad = staged.where(F.size("PROBLEMS") > 0)
+
+    harmonised = good.select(
+        F.col("RA_ISO3").alias("REF_AREA"),
+        counterpart.alias("COUNTERPART_AREA"),
+        F.col("IND_INDICATOR").alias("INDICATOR"),
+        F.col("SEX_CODE").alias("SEX"),
+        F.col("AGE_CODE").alias("AGE"),
+        period.alias("TIME_PERIOD"),
+        F.when(is_missing, F.lit(None).cast("double"))
+        .otherwise(number * F.pow(F.lit(10.0), mult))
+        .alias("OBS_VALUE"),
+        unit.alias("UNIT_MEASURE"),
+        F.col("ST_CODE").alias("OBS_STATUS"),
+        F.lit(ctx.nature).alias("NATURE"),
+        _blank_to_null("COMMENT").alias("COMMENT"),
+        F.lit(ctx.provider).alias("PROVIDER"),
+        F.lit(ctx.submission_id).cast("long").alias("SUBMISSION_ID"),
+        F.lit(ctx.sha256).alias("SOURCE_FILE_SHA256"),
+        F.col("SOURCE_ROW").cast("long").alias("SOURCE_ROW"),
+        F.col("SOURCE_SHEET"),
+        F.col("SOURCE_COLUMN"),
+        F.col("OBS_VALUE").alias("SOURCE_VALUE"),
+        F.col("UNIT_MEASURE").alias("SOURCE_UNIT"),
+        F.lit(ctx.mapping_version).alias("MAPPING_VERSION"),
+    )
+    quarantine = bad.select(
+        *[F.col(c) for c in raw.columns],
+        F.lit(ctx.submission_id).cast("long").alias("SUBMISSION_ID"),
+        F.col("PROBLEMS"),
+    )
+    return harmonised, quarantine
