@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Column, Engine, UniqueConstraint, event
@@ -78,6 +79,8 @@ class Submission(SQLModel, table=True):
     error: str | None = None
     mapping_version: str | None = None
     validation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # what the reader left out on purpose (aggregates, sub-national areas), one line each
+    notes: list[str] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class StageRun(SQLModel, table=True):
@@ -137,7 +140,10 @@ class Catalog:
         self.engine = engine_for(url)
 
     def init(self) -> None:
-        """Create missing tables; idempotent."""
+        """Create missing tables (and the SQLite file's folder); idempotent."""
+        database = self.engine.url.database
+        if self.engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         SQLModel.metadata.create_all(self.engine)
 
     @contextmanager

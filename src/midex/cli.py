@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 
 from midex.catalog import ProviderKind, Submission
@@ -93,6 +92,7 @@ def submission_dict(sub: Submission) -> dict[str, Any]:
         "errors": sub.errors,
         "warnings": sub.warnings,
         "error": sub.error,
+        "notes": sub.notes or [],
     }
 
 
@@ -245,6 +245,8 @@ def status(
         f"{'rows':>16}: {sub.rows_raw or 0} read, {sub.rows_harmonised or 0} harmonised, "
         f"{sub.rows_quarantined or 0} quarantined"
     )
+    for note in sub.notes or []:
+        typer.echo(f"{'note':>16}: {note}")
     if sub.validation:
         typer.echo(
             f"{'validation':>16}: {sub.validation['errors']} error(s), "
@@ -362,20 +364,15 @@ def demo() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     try:
-        result = app(args=argv, prog_name="midex", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        exc.show()
-        return 2
+        # standalone mode: typer prints usage errors and exits 2, --help exits 0
+        app(args=argv, prog_name="midex", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except UsageError as exc:
         typer.echo(f"midex: usage error: {exc}", err=True)
         return 2
     except MidexError as exc:
         typer.echo(f"midex: error: {exc}", err=True)
-        return 1
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        typer.echo("midex: aborted", err=True)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -388,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             err=True,
         )
         return 1
-    return result if isinstance(result, int) else 0
+    return 0
 
 
 def console() -> None:

@@ -26,7 +26,7 @@ from midex.catalog import (
 )
 from midex.errors import MidexError
 from midex.findings import Finding, summarise, write_findings
-from midex.formats import detect_format, read_submission
+from midex.formats import detect_format, format_names, read_submission
 from midex.lake import Lake
 from midex.landing import land_file
 from midex.schema import Schema, load_schema
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("midex")
 
 NATURE_BY_KIND = {ProviderKind.national: "C", ProviderKind.agency: "G"}
-FORMATS = ("auto", "template")
 
 
 @dataclass
@@ -69,8 +68,8 @@ def init(ctx: Context) -> None:
 
 def submit(ctx: Context, path: Path, provider_code: str, fmt: str = "auto") -> Submission:
     """Land `path` unchanged, record it as a pending submission of `provider_code`."""
-    if fmt not in FORMATS:
-        raise MidexError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    if fmt not in format_names() and not fmt.startswith("layout:"):
+        raise MidexError(f"unknown format {fmt!r}; use one of {', '.join(format_names())}")
     provider = ctx.catalog.provider(provider_code)
     assert ctx.settings.landing is not None
     landed = land_file(Path(path), ctx.settings.landing, provider.code)
@@ -120,7 +119,8 @@ def _run_stage(ctx: Context, sub: Submission, stage: str, fn) -> Submission:  # 
 def parse(ctx: Context, sub: Submission) -> Submission:
     """landing -> raw/submission=<id>: the file's rows as submitted strings, with lineage."""
     assert sub.id is not None
-    table = read_submission(Path(sub.landing_uri), sub.format, sub.file_name)
+    parsed = read_submission(Path(sub.landing_uri), sub.format, sub.file_name)
+    table = parsed.table
     if table.num_rows == 0:
         raise MidexError(f"{sub.file_name}: the file has a header but no data rows")
     ctx.lake.write_arrow(table, ctx.lake.submission_dir("raw", sub.id))
@@ -129,6 +129,7 @@ def parse(ctx: Context, sub: Submission) -> Submission:
         status=SubmissionStatus.parsed,
         parsed_at=utcnow(),
         rows_raw=table.num_rows,
+        notes=parsed.notes,
         error=None,
     )
 
@@ -258,3 +259,13 @@ def publish(ctx: Context, spark: SparkSession, as_of: datetime | None = None) ->
     from midex.release import publish as publish_release
 
     return publish_release(spark, ctx.lake, ctx.catalog, ctx.schema, as_of=as_of)
+
+
+def parse_stage(ctx: Context, submission_id: int) -> Submission:
+    """The parse stage alone (no Spark), for the DAG: received/failed -> parsed or rejected."""
+    sub = ctx.catalog.submission(submission_id)
+    if sub.status == SubmissionStatus.failed:
+        sub = ctx.catalog.update_submission(submission_id, status=SubmissionStatus.received)
+    if sub.status == SubmissionStatus.received:
+        sub = _run_stage(ctx, sub, "parse", lambda s: parse(ctx, s))
+    return sub

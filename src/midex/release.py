@@ -148,8 +148,14 @@ def export(release: Release, table: str, fmt: str, output: str) -> None:
     if output == "-":
         buffer = pa.BufferOutputStream()
         write(buffer)  # type: ignore[arg-type]
+        payload = buffer.getvalue().to_pybytes()
         sys.stdout.flush()
-        sys.stdout.buffer.write(buffer.getvalue().to_pybytes())
+        if hasattr(sys.stdout, "buffer"):
+            sys.stdout.buffer.write(payload)
+        elif fmt == "csv":  # a text-only stdout (captured output)
+            sys.stdout.write(payload.decode("utf-8"))
+        else:
+            raise MidexError("standard output is not binary here; write Parquet with --output PATH")
         sys.stdout.flush()
     else:
         Path(output).parent.mkdir(parents=True, exist_ok=True)

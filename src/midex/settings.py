@@ -9,6 +9,7 @@
 | MIDEX_SPARK_MASTER  | local[*]                         | Spark master URL                         |
 | MIDEX_SCHEMAS       | the repository's schemas/        | folder of schema and codelist files      |
 | MIDEX_EXPECTATIONS  | the repository's expectations/   | folder of validation suites              |
+| MIDEX_JOBS          | the repository's jobs/           | spark-submit entry points (DAGs use them) |
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Settings(BaseSettings):
     spark_shuffle_partitions: int = 4
     schemas: Path = _REPO_ROOT / "schemas"
     expectations: Path = _REPO_ROOT / "expectations"
+    jobs: Path = _REPO_ROOT / "jobs"
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

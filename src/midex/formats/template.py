@@ -90,12 +90,24 @@ def read(path: Path, name: str) -> pa.Table:
             f"{len(header)} columns as the header"
         ) from exc
     if ragged:
+        if any(r.startswith("a row") for r in ragged):
+            ragged = _ragged_rows(path, encoding, delimiter, len(header))
         more = f" (and {len(ragged) - 5} more)" if len(ragged) > 5 else ""
         raise MidexError(
             f"{name}: {'; '.join(ragged[:5])}{more}; every row needs the header's "
             f"{len(header)} columns (check for a stray delimiter or a missing quote)"
         )
     return to_raw(table, sheet=None)
+
+
+def _ragged_rows(path: Path, encoding: str, delimiter: str, expected: int) -> list[str]:
+    """Find the rows whose field count differs from the header's (error path only)."""
+    found = []
+    with path.open(encoding=encoding, newline="") as fh:
+        for row_number, fields in enumerate(csv.reader(fh, delimiter=delimiter), start=1):
+            if row_number > 1 and fields and len(fields) != expected:
+                found.append(f"row {row_number} has {len(fields)} fields, expected {expected}")
+    return found
 
 
 def to_raw(table: pa.Table, sheet: str | None) -> pa.Table:

@@ -1,0 +1,40 @@
+# midex — every target creates/uses .venv by itself.
+#   make demo    the whole pipeline on the bundled sample submissions (embedded default)
+#   make test    the test suite
+#   make install .venv with midex and all it needs; the CLI at .venv/bin/midex
+#   make check   ruff lint + format check
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test check java clean
+
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "midex needs Java 17 for Spark, and none was found on PATH."; \
+	  echo "Install it, e.g. on Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless"; \
+	  echo "(or set JAVA_HOME and put \$$JAVA_HOME/bin on PATH), then run make again."; \
+	  exit 1; }
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: java install
+	$(BIN)/midex demo
+
+test: java install
+	$(BIN)/python -m pytest
+
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+clean:
+	rm -rf .midex .pytest_cache .ruff_cache

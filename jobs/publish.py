@@ -1,0 +1,36 @@
+"""Publish a release: compute every impact table from `observations`.
+
+Reads:   resolved/observations/
+Writes:  published/<release>/ (Parquet per table + manifest.json)
+Changes: adds the release to the catalog
+
+Usage: spark-submit jobs/publish.py [--as-of ISO-TIMESTAMP]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--as-of", type=datetime.fromisoformat, default=None)
+    args = parser.parse_args(argv)
+
+    from midex.pipeline import Context, publish
+    from midex.spark import build_session
+
+    ctx = Context.open()
+    spark = build_session(ctx.settings, app_name="midex-publish")
+    try:
+        release = publish(ctx, spark, as_of=args.as_of)
+    finally:
+        spark.stop()
+    print(f"release {release.number}: {release.path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
