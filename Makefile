@@ -3,13 +3,16 @@
 #   make test    the test suite
 #   make install .venv with midex and all it needs; the CLI at .venv/bin/midex
 #   make check   ruff lint + format check
+#   make up      the single-node service: Airflow + Spark standalone + PostgreSQL catalog (infra/)
+#   make down    stop it (docs/operations.md)
+#   make bench   midex vs pandas, DuckDB and the pyarrow I/O floor (SCALE=100k|1m|10m; docs/performance.md)
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test check java clean
+.PHONY: install demo test check java clean up down bench
 
 java:
 	@command -v java >/dev/null 2>&1 || { \
@@ -35,6 +38,22 @@ test: java install
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+up: java install
+	infra/service.sh up
+
+down:
+	infra/service.sh down
+
+SCALE ?= 100k
+BENCH_STAMP := $(VENV)/.installed-bench
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: java $(BENCH_STAMP)
+	$(BIN)/python bench/run.py --scale $(SCALE)
 
 clean:
 	rm -rf .midex .pytest_cache .ruff_cache

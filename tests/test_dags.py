@@ -1,12 +1,18 @@
-"""DAG integrity, and a real end-to-end run of midex_intake with `airflow dags test`."""
+"""DAG integrity, the decisions the DAGs delegate to midex.orchestration, and real end-to-end runs
+of midex_intake and midex_release with `airflow dags test` on a temporary Airflow home."""
 
 from __future__ import annotations
 
 import ast
+import json
 import os
+import re
+import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +21,19 @@ from tests.conftest import DEMO, REPO
 
 DAGS = sorted((REPO / "dags").glob("*.py"))
 HEAVY = ("pyspark", "great_expectations", "pandas")
+EXPECTED_DAGS = {"midex_intake", "midex_release", "midex_reprocess"}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(REPO / "dags"))
+    assert bag.import_errors == {}
+    return bag
+
+
+# ---------------------------------------------------------------- integrity
 
 
 def test_dag_files_import_nothing_heavy_at_module_top() -> None:
@@ -30,35 +49,153 @@ def test_dag_files_import_nothing_heavy_at_module_top() -> None:
             assert not [n for n in names if n.split(".")[0] in HEAVY], (path.name, names)
 
 
-def test_every_dag_imports_with_tags_retries_owner_and_docs() -> None:
-    from airflow.dag_processing.dagbag import DagBag
+def test_each_dag_file_imports_in_under_a_second_and_loads_nothing_heavy() -> None:
+    """CPU time of importing each DAG file after Airflow's own SDK (what the dag-processor pays
+    per file, every parse; CPU rather than wall time so a busy machine does not flake it); and
+    what a DAG file imports from midex at the top must not drag Spark, GX or pandas in."""
+    code = (
+        "import runpy, sys, time\n"
+        "import airflow.sdk\n"
+        f"for p in {[str(p) for p in DAGS]!r}:\n"
+        "    t = time.process_time(); runpy.run_path(p)\n"
+        "    print(p, time.process_time() - t)\n"
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1] == "[]"
+    costs = {Path(p).name: float(t) for p, t in (line.rsplit(" ", 1) for line in lines[-4:-1])}
+    assert set(costs) == {p.name for p in DAGS}
+    assert all(t < 1.0 for t in costs.values()), costs
 
-    started = time.perf_counter()
-    bag = DagBag(dag_folder=str(REPO / "dags"))
-    elapsed = time.perf_counter() - started
-    assert bag.import_errors == {}
-    assert "midex_intake" in bag.dags
-    for dag in bag.dags.values():
-        assert dag.tags and "midex" in dag.tags
-        assert dag.doc_md
+
+def test_every_dag_imports_with_tags_retries_owner_and_docs(dagbag) -> None:
+    assert set(dagbag.dags) == EXPECTED_DAGS
+    for dag in dagbag.dags.values():
+        assert dag.tags and "midex" in dag.tags, dag.dag_id
+        assert dag.doc_md and dag.doc_md.strip().startswith(f"### {dag.dag_id}")
+        assert dag.catchup is False and dag.max_active_runs == 1
+        assert dag.dagrun_timeout is not None
         for t in dag.tasks:
             assert t.retries >= 2, (dag.dag_id, t.task_id)
-            assert t.owner == "midex"
-    assert elapsed < 5, f"parsing the DAG folder took {elapsed:.1f} s"
+            assert t.retry_exponential_backoff, (dag.dag_id, t.task_id)
+            assert t.owner == "midex", (dag.dag_id, t.task_id)
+            assert t.execution_timeout is not None, (dag.dag_id, t.task_id)
+
+
+def _jobs_referenced(path: Path) -> list[str]:
+    return re.findall(r'spark_submit\(\s*"([a-z_]+)"', path.read_text())
 
 
 def test_every_job_a_dag_references_exists() -> None:
-    for path in DAGS:
-        for job in __import__("re").findall(r'spark_submit\(\s*"([a-z_]+)"', path.read_text()):
-            assert (REPO / "jobs" / f"{job}.py").exists(), (path.name, job)
+    referenced = {job for path in DAGS for job in _jobs_referenced(path)}
+    assert referenced == {"process_submission", "resolve", "publish", "reprocess"}
+    for job in referenced:
+        assert (REPO / "jobs" / f"{job}.py").exists(), job
 
 
-@pytest.mark.airflow
-@pytest.mark.slow
-def test_intake_dag_runs_end_to_end(tmp_path: Path) -> None:
-    """`airflow dags test` on a temporary Airflow home: pending submissions are processed through
-    spark-submit jobs and resolved into observations."""
-    bin_dir = Path(sys.executable).parent
+def test_intake_maps_one_task_per_submission_and_polls_as_well_as_listens(dagbag) -> None:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    dag = dagbag.dags["midex_intake"]
+    assert isinstance(dag.get_task("parse"), MappedOperator)
+    assert isinstance(dag.get_task("harmonise_validate"), MappedOperator)
+    # the catalog is the queue: a time schedule as well as the landing asset
+    assert "*/5 * * * *" in str(dag.timetable) and "midex://landing" in str(dag.timetable)
+    assert dag.get_task("resolve").trigger_rule == "all_done"
+
+
+def test_release_is_daily_with_params_and_emits_the_releases_asset(dagbag) -> None:
+    dag = dagbag.dags["midex_release"]
+    assert "0 2 * * *" in str(dag.timetable)
+    assert set(dag.params) == {"as_of", "embargo_until"}
+    outlets = dag.get_task("publish").outlets
+    assert [a.uri for a in outlets] == ["midex://releases/"]
+
+
+def test_reprocess_is_manual_with_selection_params(dagbag) -> None:
+    dag = dagbag.dags["midex_reprocess"]
+    assert dag.timetable.can_be_scheduled is False
+    assert set(dag.params) == {"provider", "indicator", "all"}
+    assert dag.params["all"] is False
+
+
+# ---------------------------------------------------------------- decisions in midex.orchestration
+
+
+def test_reprocess_selection_becomes_job_arguments_or_a_clear_error() -> None:
+    from midex.errors import MidexError
+    from midex.orchestration import reprocess_args
+
+    assert reprocess_args("MX_INEGI", None, False) == ["--provider", "MX_INEGI"]
+    assert reprocess_args(None, "REMIT_IN", True) == ["--indicator", "REMIT_IN", "--all"]
+    with pytest.raises(MidexError, match="provider, indicator, or all=true"):
+        reprocess_args(None, "", False)
+
+
+def test_release_request_from_params() -> None:
+    from midex.errors import MidexError
+    from midex.orchestration import ReleaseRequest
+
+    scheduled = datetime(2026, 3, 1, 2, tzinfo=UTC)
+    assert ReleaseRequest.from_params(None, None, scheduled).job_args() == [
+        "--as-of",
+        "2026-03-01T02:00:00+00:00",
+    ]
+    manual = ReleaseRequest.from_params("2026-01-31T00:00:00+00:00", "2026-02-15T09:00:00+00:00")
+    assert manual.job_args() == [
+        "--as-of",
+        "2026-01-31T00:00:00+00:00",
+        "--embargo-until",
+        "2026-02-15T09:00:00+00:00",
+    ]
+    assert ReleaseRequest.from_params("", None).job_args() == []
+    with pytest.raises(MidexError, match=r"as_of='31/01/2026' is not an ISO timestamp"):
+        ReleaseRequest.from_params("31/01/2026", None)
+
+
+def test_scheduled_runs_are_told_from_manual_ones_whatever_the_enum() -> None:
+    from airflow.sdk.api.datamodels._generated import DagRunType
+
+    from midex.orchestration import is_scheduled
+
+    assert is_scheduled(DagRunType.SCHEDULED) and is_scheduled(DagRunType.BACKFILL)
+    assert not is_scheduled(DagRunType.MANUAL) and not is_scheduled(DagRunType.ASSET_TRIGGERED)
+    assert is_scheduled("scheduled") and not is_scheduled("manual")
+
+
+def test_needs_spark_only_until_a_submission_is_decided() -> None:
+    from midex.orchestration import needs_spark
+
+    assert [needs_spark(s) for s in ("received", "parsed", "harmonised", "failed")] == [True] * 4
+    assert not needs_spark("accepted") and not needs_spark("rejected")
+
+
+def test_release_is_due_only_when_something_changed_since_the_last_one(ctx) -> None:
+    from midex.catalog import Release, SubmissionStatus, utcnow
+    from midex.orchestration import release_due
+    from midex.pipeline import submit
+
+    assert release_due(ctx) is False  # nothing accepted: nothing to publish
+    ctx.catalog.add_provider("WB", "World Bank", "agency", [])
+    sub = submit(ctx, DEMO / "wb_kmd_remittances_gdp_2018_2022.csv", "WB")
+    ctx.catalog.update_submission(sub.id, status=SubmissionStatus.accepted, resolved_at=utcnow())
+    assert release_due(ctx) is True  # accepted data, no release yet
+    ctx.catalog.add_release(
+        Release(number=1, created_at=utcnow() + timedelta(seconds=1), path="x", manifest_sha256="0")
+    )
+    assert release_due(ctx) is False  # released since
+    run = ctx.catalog.start_stage(sub.id, "harmonise")  # a reprocess after the release
+    time.sleep(1.1)
+    ctx.catalog.finish_stage(run, True)
+    assert release_due(ctx) is True
+
+
+# ---------------------------------------------------------------- end to end
+
+
+def _airflow_env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         AIRFLOW_HOME=str(tmp_path / "airflow"),
@@ -71,6 +208,17 @@ def test_intake_dag_runs_end_to_end(tmp_path: Path) -> None:
     )
     for var in ("MIDEX_LAKE", "MIDEX_LANDING", "MIDEX_CATALOG_URL"):
         env.pop(var, None)
+    return env
+
+
+@pytest.mark.airflow
+@pytest.mark.slow
+def test_intake_then_release_dags_run_end_to_end(tmp_path: Path) -> None:
+    """`airflow dags test` on a temporary Airflow home: pending submissions go through the
+    spark-submit jobs into observations; then a manual release with params is published and
+    the `midex://releases` asset event carries its number."""
+    bin_dir = Path(sys.executable).parent
+    env = _airflow_env(tmp_path)
 
     def midex(*args: str) -> str:
         proc = subprocess.run(
@@ -79,28 +227,61 @@ def test_intake_dag_runs_end_to_end(tmp_path: Path) -> None:
         assert proc.returncode == 0, proc.stderr
         return proc.stdout
 
+    def airflow(*args: str) -> float:
+        # own process group, killed whole on timeout: no spark-submit outlives the test
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            [str(bin_dir / "airflow"), *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            out, _ = proc.communicate(timeout=1800)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        assert proc.returncode == 0, out[-5000:]
+        return time.perf_counter() - started
+
     midex("provider", "add", "WB", "--name", "World Bank", "--kind", "agency")
     midex("provider", "add", "PH", "--name", "PSA", "--kind", "national", "--areas", "PHL")
     midex("submit", str(DEMO / "wb_kmd_remittances_gdp_2018_2022.csv"), "--provider", "WB")
     midex("submit", str(DEMO / "ph_psa_2023_draft_with_errors.csv"), "--provider", "PH")
 
-    migrate = subprocess.run(
-        [str(bin_dir / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True
-    )
-    assert migrate.returncode == 0, migrate.stderr[-3000:]
-    run = subprocess.run(
-        [str(bin_dir / "airflow"), "dags", "test", "midex_intake"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert run.returncode == 0, (run.stdout + run.stderr)[-5000:]
-
-    import json
+    airflow("db", "migrate")
+    intake = airflow("dags", "test", "midex_intake")
 
     statuses = {s["id"]: s for s in json.loads(midex("status", "--json").strip().splitlines()[-1])}
     assert statuses[1]["status"] == "accepted" and statuses[1]["rows_harmonised"] == 60
     assert statuses[1]["resolved_at"] is not None
-    assert statuses[2]["status"] == "rejected" and statuses[2]["errors"] == 3
+    # the draft is rejected (misspelt country, bad period, negative population, …) and does
+    # not block the good file
+    assert statuses[2]["status"] == "rejected" and statuses[2]["errors"] >= 3
     assert (tmp_path / "midex" / "lake" / "resolved" / "observations").is_dir()
+
+    # as of a moment after the intake: everything accepted so far, recorded in the manifest
+    as_of = datetime.now(UTC).replace(microsecond=0).isoformat()
+    conf = json.dumps({"as_of": as_of})
+    release = airflow("dags", "test", "midex_release", "--conf", conf)
+    print(f"\nairflow dags test: midex_intake {intake:.1f} s, midex_release {release:.1f} s")
+
+    manifest = json.loads(
+        (tmp_path / "midex" / "lake" / "published" / "1" / "manifest.json").read_text()
+    )
+    assert manifest["release"] == 1
+    assert manifest["as_of"].startswith(as_of[:19])
+    sources = manifest["source_submissions"]
+    assert [s["id"] if isinstance(s, dict) else s for s in sources] == [1]
+
+    db = sqlite3.connect(tmp_path / "airflow" / "airflow.db")
+    runs = dict(db.execute("select dag_id, state from dag_run").fetchall())
+    assert runs == {"midex_intake": "success", "midex_release": "success"}
+    events = db.execute(
+        "select e.extra from asset_event e join asset a on a.id = e.asset_id "
+        "where a.uri = 'midex://releases/'"
+    ).fetchall()
+    assert [json.loads(extra)["release"] for (extra,) in events] == [1]

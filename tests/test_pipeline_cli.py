@@ -66,7 +66,8 @@ def test_submission_travels_to_a_published_table(spark, midex_home: Path, tmp_pa
 
     manifest = json.loads((Path(release["path"]) / "manifest.json").read_text())
     assert manifest["tables"]["remittances_gdp"]["columns"] == [
-        "REF_AREA", "TIME_PERIOD", "REMIT_IN_USD", "GDP_USD", "REMIT_IN_PCT_GDP",
+        "REF_AREA", "TIME_PERIOD", "REMIT_IN_USD", "REMIT_OUT_USD", "GDP_USD",
+        "REMIT_IN_PCT_GDP", "REPORTED_REMIT_IN_PCT_GDP",
     ]  # fmt: skip
 
     exported = cli("export", "remittances_gdp", "--format", "csv", "--output", "-")
@@ -86,7 +87,9 @@ def test_submission_travels_to_a_published_table(spark, midex_home: Path, tmp_pa
     assert (mex["PROVIDER"], mex["SOURCE_VALUE"], mex["SOURCE_ROW"]) == ("MX", "42.88", 2)
 
     tables = cli("tables", "--json").json()
-    assert {t["table"] for t in tables["tables"]} == {"observations", "remittances_gdp"}
+    assert {"observations", "remittances_gdp", "oda_target", "aggregates", "coverage"} <= {
+        t["table"] for t in tables["tables"]
+    }
 
 
 def test_rejected_submission_reports_findings_and_contributes_nothing(
@@ -118,7 +121,7 @@ def test_rejected_submission_reports_findings_and_contributes_nothing(
     assert negative["series_key"] == "MEX._Z.POP._T._T.2020"
     # nothing of a rejected file reaches the observations
     assert cli("publish").code == 1
-    assert "no accepted observations" in cli("publish").err
+    assert "no submission was accepted" in cli("publish").err
 
 
 def test_unreadable_file_is_rejected_with_the_reason_and_kept(

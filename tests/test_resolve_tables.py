@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from midex.resolve import resolve_observations
+from midex.resolve import SUBMISSIONS_SCHEMA, annotate_versions, load_rules, resolve_versions
 from midex.schema import load_schema
 from midex.tables import build_table
 
@@ -30,10 +30,18 @@ def test_latest_accepted_submission_wins_and_others_are_ignored(spark) -> None:
         OBS,
     )
     accepted = spark.createDataFrame(
-        [(1, datetime(2026, 1, 1)), (2, datetime(2026, 2, 1))],
-        "SUBMISSION_ID long, ACCEPTED_AT timestamp",
+        [
+            (1, datetime(2026, 1, 1), "merge", "agency"),
+            (2, datetime(2026, 2, 1), "merge", "agency"),
+        ],
+        SUBMISSIONS_SCHEMA,
     )
-    resolved = resolve_observations(harmonised, accepted, load_schema().series_key)
+    schema = load_schema()
+    harmonised = harmonised.selectExpr("*", "'WB' AS PROVIDER", "'G' AS NATURE")
+    versions = annotate_versions(
+        harmonised, accepted, load_rules(schema).frame(spark, ["GDP"]), schema.series_key
+    )
+    resolved = resolve_versions(versions, harmonised.columns, schema.series_key).observations
     assertDataFrameEqual(
         resolved.select("TIME_PERIOD", "OBS_VALUE", "SUBMISSION_ID"),
         spark.createDataFrame(
@@ -61,12 +69,12 @@ def test_remittances_gdp_by_hand(spark) -> None:
     table = build_table("remittances_gdp", observations, load_schema())
     expected = spark.createDataFrame(
         [
-            ("GTM", "2020", 11_396e6, 77_605e6, 11_396 / 77_605 * 100),
-            ("NPL", "2021", 8_250e6, None, None),
-            ("SLV", "2021", 5.0, 0.0, None),
+            ("GTM", "2020", 11_396e6, None, 77_605e6, 11_396 / 77_605 * 100, None),
+            ("NPL", "2021", 8_250e6, None, None, None, None),
+            ("SLV", "2021", 5.0, None, 0.0, None, None),
         ],
-        "REF_AREA string, TIME_PERIOD string, REMIT_IN_USD double, GDP_USD double, "
-        "REMIT_IN_PCT_GDP double",
+        "REF_AREA string, TIME_PERIOD string, REMIT_IN_USD double, REMIT_OUT_USD double, "
+        "GDP_USD double, REMIT_IN_PCT_GDP double, REPORTED_REMIT_IN_PCT_GDP double",
     )
     assertDataFrameEqual(table, expected, rtol=1e-12)
     assert table.columns == expected.columns

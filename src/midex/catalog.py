@@ -29,6 +29,11 @@ class ProviderKind(enum.StrEnum):
     agency = "agency"
 
 
+class SubmissionMode(enum.StrEnum):
+    merge = "merge"  # adds and revises the provider's values
+    replace = "replace"  # also withdraws earlier values in the file's scope that it lacks
+
+
 class SubmissionStatus(enum.StrEnum):
     received = "received"  # landed unchanged, sha256 recorded
     parsed = "parsed"  # raw rows written to raw/
@@ -64,6 +69,7 @@ class Submission(SQLModel, table=True):
     sha256: str = Field(index=True, max_length=64)
     size_bytes: int
     landing_uri: str
+    mode: SubmissionMode = SubmissionMode.merge
     received_at: datetime = Field(default_factory=utcnow)
     status: SubmissionStatus = Field(default=SubmissionStatus.received, index=True)
     parsed_at: datetime | None = None
@@ -78,6 +84,8 @@ class Submission(SQLModel, table=True):
     warnings: int | None = None
     error: str | None = None
     mapping_version: str | None = None
+    # fingerprint of the exchange rates its LCU rows were converted with (None: no LCU rows)
+    rates_version: str | None = None
     validation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # what the reader left out on purpose (aggregates, sub-national areas), one line each
     notes: list[str] | None = Field(default=None, sa_column=Column(JSON))
@@ -103,10 +111,32 @@ class Release(SQLModel, table=True):
     number: int
     created_at: datetime = Field(default_factory=utcnow)
     as_of: datetime | None = None
+    # before this instant (UTC) the release is not the default for consumers (`export` etc.)
+    embargo_until: datetime | None = None
     path: str
     manifest_sha256: str
     tables: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     submission_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON))
+
+    def under_embargo(self, now: datetime) -> bool:
+        if self.embargo_until is None:
+            return False
+        until = self.embargo_until
+        return (until if until.tzinfo else until.replace(tzinfo=UTC)) > now
+
+
+class Token(SQLModel, table=True):
+    """An API token of the HTTP service: only its sha256 is stored; the token is shown once.
+
+    role provider (with provider_code), consumer or admin; revoked tokens stay for the audit."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(index=True, unique=True, max_length=64)
+    role: str = Field(max_length=16)
+    provider_code: str | None = Field(default=None, index=True, foreign_key="provider.code")
+    name: str
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
 
 
 def _normalise_url(url: str) -> str:
@@ -269,7 +299,16 @@ class Catalog:
         if not releases:
             raise MidexError("nothing published yet; run `midex publish` first")
         if number is None:
-            return releases[-1]
+            now = utcnow()
+            public = [r for r in releases if not r.under_embargo(now)]
+            if not public:
+                latest = releases[-1]
+                raise MidexError(
+                    f"every release is under embargo (release {latest.number} until "
+                    f"{latest.embargo_until:%Y-%m-%d %H:%M} UTC); "
+                    f"name one with --release {latest.number} to read it anyway"
+                )
+            return public[-1]
         for r in releases:
             if r.number == number:
                 return r

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import difflib
 import logging
+import re
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
+
+import yaml
 
 from midex.schema import Schema
 
@@ -58,28 +62,66 @@ def suggest(value: str, limit: int = 3) -> list[str]:
     return out[:limit]
 
 
+@cache
+def _subnational_patterns(path: Path, version: str) -> tuple[re.Pattern[str], ...]:
+    doc = yaml.safe_load(path.read_text("utf-8")) or {}
+    return tuple(re.compile(str(p)) for p in doc.get("subnational_patterns") or ())
+
+
+@cache
+def _iso2_codes() -> frozenset[str]:
+    return frozenset(str(c) for c in _converter().data["ISO2"].dropna())
+
+
+def area_kind(value: str, schema: Schema) -> str | None:
+    """'aggregate', 'former' or 'subnational' for an area that is knowingly not a country (per
+    schemas/areas/overrides.yaml); None for anything else (a country, or unknown)."""
+    from midex.formats.areas import non_countries
+
+    key = value.strip().upper()
+    if key in schema.area_aggregates:
+        return "aggregate"
+    kind = non_countries(schema).kind(value)
+    if kind is not None:
+        return kind
+    path = schema.root / "areas" / "overrides.yaml"
+    for pattern in _subnational_patterns(path, schema.mapping_version):
+        # a region code of a country: its first two letters are the country's (ISO2 or Eurostat)
+        if pattern.match(key) and (key[:2] in _iso2_codes() or key[:2] in schema.area_overrides):
+            return "subnational"
+    return None
+
+
+NOT_A_COUNTRY = {
+    "aggregate": "is an aggregate (a group of countries), not a country",
+    "former": "is a former state or a part of a country with no ISO 3166-1 code today",
+    "subnational": "is a sub-national region, not a country",
+}
+
+
 def resolve_areas(values: list[str], schema: Schema) -> list[AreaResolution]:
     """Resolve each distinct submitted area string (already trimmed)."""
     known = iso3_codes() | frozenset(schema.area_overrides.values())
     out: dict[str, AreaResolution] = {}
     to_convert: list[str] = []
     for value in values:
-        key = value.strip().upper()
+        key = value.strip().rstrip("*").strip().upper()  # UN DESA footnote marks: "Polynesia*"
         if not key:
             continue
+        kind = None if key in schema.area_overrides else area_kind(value, schema)
         if key == NOT_APPLICABLE:
             out[value] = AreaResolution(value, NOT_APPLICABLE, None)
-        elif key in schema.area_aggregates:
-            out[value] = AreaResolution(
-                value, None, f"'{value}' is an aggregate (a group of countries), not a country"
-            )
+        elif kind is not None:
+            out[value] = AreaResolution(value, None, f"'{value}' {NOT_A_COUNTRY[kind]}")
         elif key in schema.area_overrides:
             out[value] = AreaResolution(value, schema.area_overrides[key], None)
         else:
             to_convert.append(value)
     if to_convert:
         # M49 codes come as strings ("004"); country_converter wants them as integers.
-        query: list[str | int] = [int(v) if v.strip().isdigit() else v.strip() for v in to_convert]
+        # UN DESA marks footnotes with a trailing "*" ("Polynesia*")
+        names = [v.strip().rstrip("*").strip() for v in to_convert]
+        query: list[str | int] = [int(v) if v.isdigit() else v for v in names]
         converted = _converter().convert(query, to="ISO3", not_found=None)
         if not isinstance(converted, list):
             converted = [converted]

@@ -21,17 +21,41 @@ PROVIDERS = [
     ("WB_KNOMAD", "World Bank / KNOMAD", ProviderKind.agency, []),
     ("MX_INEGI", "INEGI and Banco de México", ProviderKind.national, ["MEX"]),
     ("PH_PSA", "Philippine Statistics Authority", ProviderKind.national, ["PHL"]),
+    ("OECD_DAC", "OECD Development Assistance Committee", ProviderKind.agency, []),
+    ("UN_DESA", "UN DESA Population Division", ProviderKind.agency, []),
+    ("US_BEA", "US Bureau of Economic Analysis", ProviderKind.national, ["USA"]),
 ]
 SUBMISSIONS = [
     ("wb_kmd_remittances_gdp_2018_2022.csv", "WB_KNOMAD"),
     ("mx_banxico_inegi_2018_2022.csv", "MX_INEGI"),
     ("ph_psa_2018_2022.csv", "PH_PSA"),
     ("ph_psa_2023_draft_with_errors.csv", "PH_PSA"),
+    # more tables: donors' ODA, bilateral stocks and flows (corridors), costs, ODA and FDI
+    ("oecd_dac_oda_donors_2020_2022.csv", "OECD_DAC"),
+    ("undesa_bilateral_migrant_stock_2020.csv", "UN_DESA"),
+    ("mx_inegi_emigrants_remittances_by_country_2020.csv", "MX_INEGI"),
+    ("ph_psa_overseas_filipinos_2020.csv", "PH_PSA"),
+    ("us_bea_remittances_paid_2020.csv", "US_BEA"),
+    ("wb_rpw_costs_oda_fdi_2020_2022.csv", "WB_KNOMAD"),
+]
+
+# more of the release, printed after remittances_gdp: (table, title, columns)
+DEMO_TABLES = [
+    (
+        "oda_target",
+        "donors' net ODA as % of GNI against the 0.7% target (SDG 17.2.1)",
+        ["REF_AREA", "TIME_PERIOD", "ODA_PCT_GNI", "GAP_TO_TARGET_USD", "TARGET_MET"],
+    ),
+    (
+        "corridors",
+        "what each side of a corridor reports (asymmetry = difference / mean)",
+        ["ORIGIN", "DESTINATION", "TIME_PERIOD", "STOCK_ASYMMETRY", "REMIT_ASYMMETRY"],
+    ),
 ]
 
 
 def run_demo(ctx: Context, spark: SparkSession, echo: Callable[[str], None]) -> None:
-    from midex.cli import format_table
+    from midex.cli_app import format_table
     from midex.pipeline import init, publish, run, submit
     from midex.release import read_table
 
@@ -72,3 +96,8 @@ def run_demo(ctx: Context, spark: SparkSession, echo: Callable[[str], None]) -> 
         for r in table
     ]
     echo(format_table(rows, list(rows[0]) if rows else ["REF_AREA"]))
+    for name, title, columns in DEMO_TABLES:
+        shown = [{c: r[c] for c in columns} for r in read_table(release, name).to_pylist()]
+        echo(f"\n{name} — {title}")
+        echo(format_table(shown, columns) if shown else "(no rows)")
+    echo(f"\nevery table: `midex tables`; charts: {release.path}/report.html")

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from midex.countries import NOT_APPLICABLE, resolve_areas
+from midex.currency import LCU, RATES_SCHEMA
+from midex.rules import fix, spark_message
 from midex.schema import Codelist, Schema
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ class Mappings:
     sex: DataFrame
     age: DataFrame
     obs_status: DataFrame
+    rates: DataFrame | None = None  # REF_AREA, TIME_PERIOD, RATE (LCU per USD): midex.currency
 
 
 def _codelist_frame(spark: SparkSession, codelist: Codelist) -> DataFrame:
@@ -47,7 +50,9 @@ def _codelist_frame(spark: SparkSession, codelist: Codelist) -> DataFrame:
     return spark.createDataFrame(rows, "KEY string, CODE string")
 
 
-def build_mappings(spark: SparkSession, schema: Schema, raw: DataFrame) -> Mappings:
+def build_mappings(
+    spark: SparkSession, schema: Schema, raw: DataFrame, rates: DataFrame | None = None
+) -> Mappings:
     """Mapping tables for one raw frame. Areas: the distinct submitted strings (a few hundred at
     most) are resolved once on the driver with country_converter, then joined back."""
     from pyspark.sql import functions as F
@@ -80,6 +85,7 @@ def build_mappings(spark: SparkSession, schema: Schema, raw: DataFrame) -> Mappi
         sex=_codelist_frame(spark, schema.sex),
         age=_codelist_frame(spark, schema.age),
         obs_status=_codelist_frame(spark, schema.obs_status),
+        rates=rates,
     )
 
 
@@ -161,6 +167,23 @@ def harmonise(
     counterpart_given = _blank_to_null("COUNTERPART_AREA").isNotNull()
     unit_given = _blank_to_null("UNIT_MEASURE").isNotNull()
     unit = F.coalesce(F.col("UNIT_CODE"), F.col("IND_CANONICAL_UNIT"))
+    # LCU values of a US-dollar indicator are converted with the agency's EXCHANGE_RATE series
+    # (LCU per USD, same area and period); without a rate the row waits in quarantine.
+    in_lcu = (F.col("UNIT_CODE") == F.lit(LCU)) & (F.col("IND_CANONICAL_UNIT") == F.lit("USD"))
+    rates = maps.rates
+    if rates is None:
+        rates = df.sparkSession.createDataFrame([], RATES_SCHEMA)
+    df = df.join(
+        F.broadcast(
+            rates.select(
+                F.col("REF_AREA").alias("FX_AREA"),
+                F.col("TIME_PERIOD").alias("FX_PERIOD"),
+                F.col("RATE").alias("FX_RATE"),
+            )
+        ),
+        (F.col("RA_ISO3") == F.col("FX_AREA")) & (period == F.col("FX_PERIOD")),
+        "left",
+    ).drop("FX_AREA", "FX_PERIOD")
     df = df.join(
         F.broadcast(
             maps.obs_status.select(F.col("KEY").alias("ST_KEY"), F.col("CODE").alias("ST_CODE"))
@@ -185,14 +208,16 @@ def harmonise(
             "required_value",
             "REF_AREA",
             F.col("REF_AREA"),
-            F.lit("REF_AREA is empty; give the reporting country as an ISO3 code"),
+            spark_message(
+                "required_value", column="REF_AREA", fix=fix("required_value", "REF_AREA")
+            ),
         ),
         _problem(
             _blank_to_null("REF_AREA").isNotNull() & F.col("RA_ISO3").isNull(),
             "unknown_area",
             "REF_AREA",
             F.col("REF_AREA"),
-            F.coalesce(F.col("RA_PROBLEM"), msg("unknown country '%s'", ref_area_text)),
+            F.coalesce(F.col("RA_PROBLEM"), spark_message("unknown_area", value=ref_area_text)),
         ),
         _problem(
             counterpart_given & F.col("CA_ISO3").isNull(),
@@ -200,7 +225,8 @@ def harmonise(
             "COUNTERPART_AREA",
             F.col("COUNTERPART_AREA"),
             F.coalesce(
-                F.col("CA_PROBLEM"), msg("unknown country '%s'", F.trim("COUNTERPART_AREA"))
+                F.col("CA_PROBLEM"),
+                spark_message("unknown_area", value=F.trim("COUNTERPART_AREA")),
             ),
         ),
         _problem(
@@ -208,18 +234,16 @@ def harmonise(
             "required_value",
             "INDICATOR",
             F.col("INDICATOR"),
-            F.lit("INDICATOR is empty; give a code from the template's INDICATOR list"),
+            spark_message(
+                "required_value", column="INDICATOR", fix=fix("required_value", "INDICATOR")
+            ),
         ),
         _problem(
             _blank_to_null("INDICATOR").isNotNull() & F.col("IND_INDICATOR").isNull(),
             "unknown_indicator",
             "INDICATOR",
             F.col("INDICATOR"),
-            msg(
-                "unknown indicator '%s'; use a code from the template's INDICATOR list "
-                "(canonical codes or WDI/SDG aliases)",
-                F.trim("INDICATOR"),
-            ),
+            spark_message("unknown_indicator", value=F.trim("INDICATOR")),
         ),
         _problem(
             counterpart_given
@@ -228,33 +252,36 @@ def harmonise(
             "not_bilateral",
             "COUNTERPART_AREA",
             F.col("COUNTERPART_AREA"),
-            msg(
-                "%s is not a bilateral indicator; leave COUNTERPART_AREA blank",
-                F.col("IND_INDICATOR"),
-            ),
+            spark_message("not_bilateral", indicator=F.col("IND_INDICATOR")),
         ),
         _problem(
             F.col("SEX_CODE").isNull(),
             "unknown_code",
             "SEX",
             F.col("SEX"),
-            msg("unknown SEX '%s'; use _T (total), M or F", F.trim("SEX")),
+            spark_message(
+                "unknown_code", column="SEX", value=F.trim("SEX"), fix=fix("unknown_code", "SEX")
+            ),
         ),
         _problem(
             F.col("AGE_CODE").isNull(),
             "unknown_code",
             "AGE",
             F.col("AGE"),
-            msg("unknown AGE '%s'; use _T or an SDMX age range such as Y15T64", F.trim("AGE")),
+            spark_message(
+                "unknown_code", column="AGE", value=F.trim("AGE"), fix=fix("unknown_code", "AGE")
+            ),
         ),
         _problem(
             F.col("ST_CODE").isNull(),
             "unknown_code",
             "OBS_STATUS",
             F.col("OBS_STATUS"),
-            msg(
-                "unknown OBS_STATUS '%s'; use A, E, P, B, F, I or M (or leave blank)",
-                F.trim("OBS_STATUS"),
+            spark_message(
+                "unknown_code",
+                column="OBS_STATUS",
+                value=F.trim("OBS_STATUS"),
+                fix=fix("unknown_code", "OBS_STATUS"),
             ),
         ),
         _problem(
@@ -262,55 +289,65 @@ def harmonise(
             "bad_period",
             "TIME_PERIOD",
             F.col("TIME_PERIOD"),
-            msg(
-                "TIME_PERIOD '%s' is not a period; write YYYY, YYYY-Qn or YYYY-MM",
-                F.coalesce(F.trim("TIME_PERIOD"), F.lit("")),
-            ),
+            spark_message("bad_period", value=F.coalesce(F.trim("TIME_PERIOD"), F.lit(""))),
         ),
         _problem(
             bad_number,
             "bad_number",
             "OBS_VALUE",
             F.col("OBS_VALUE"),
-            msg(
-                "OBS_VALUE '%s' is not a number; write digits with a point for decimals, "
-                "no thousands separators, or leave blank if missing",
-                value,
-            ),
+            spark_message("bad_number", value=value),
         ),
         _problem(
             bad_mult,
             "bad_unit_mult",
             "UNIT_MULT",
             F.col("UNIT_MULT"),
-            msg("UNIT_MULT '%s' is not a power of ten such as 0, 3, 6 or 9", mult_text),
+            spark_message("bad_unit_mult", value=mult_text),
         ),
         _problem(
             unit_given & F.col("UNIT_CODE").isNull(),
             "unknown_unit",
             "UNIT_MEASURE",
             F.col("UNIT_MEASURE"),
-            msg(
-                "unknown UNIT_MEASURE '%s'; leave blank for the indicator's unit",
-                F.trim("UNIT_MEASURE"),
-            ),
+            spark_message("unknown_unit", value=F.trim("UNIT_MEASURE")),
         ),
         _problem(
             unit_given
             & F.col("UNIT_CODE").isNotNull()
             & F.col("IND_CANONICAL_UNIT").isNotNull()
-            & (F.col("UNIT_CODE") != F.col("IND_CANONICAL_UNIT")),
+            & (F.col("UNIT_CODE") != F.col("IND_CANONICAL_UNIT"))
+            & ~in_lcu,
             "unit_mismatch",
             "UNIT_MEASURE",
             F.col("UNIT_MEASURE"),
-            msg(
-                "%s is measured in %s, not %s; convert the value or leave UNIT_MEASURE blank",
-                F.col("IND_INDICATOR"),
-                F.col("IND_CANONICAL_UNIT"),
-                F.col("UNIT_CODE"),
+            spark_message(
+                "unit_mismatch",
+                indicator=F.col("IND_INDICATOR"),
+                unit=F.col("IND_CANONICAL_UNIT"),
+                given=F.col("UNIT_CODE"),
             ),
         ),
     ]
+    problems.append(
+        _problem(
+            in_lcu
+            & ~is_missing
+            & F.col("FX_RATE").isNull()
+            & F.col("RA_ISO3").isNotNull()
+            & period.isNotNull(),
+            "no_exchange_rate",
+            "UNIT_MEASURE",
+            F.col("UNIT_MEASURE"),
+            msg(
+                "no exchange rate for %s %s to convert this local-currency value to US dollars; "
+                "the row is converted when an agency's EXCHANGE_RATE for that area and period is "
+                "accepted (`midex reprocess`), or submit the value in USD",
+                F.col("RA_ISO3"),
+                period,
+            ),
+        )
+    )
     if ctx.allowed_areas:
         problems.append(
             _problem(
@@ -318,12 +355,11 @@ def harmonise(
                 "area_out_of_scope",
                 "REF_AREA",
                 F.col("REF_AREA"),
-                msg(
-                    "provider %s may only report %s, not %s; remove the row or ask an agency "
-                    "to submit it",
-                    F.lit(ctx.provider),
-                    F.lit(", ".join(ctx.allowed_areas)),
-                    F.col("RA_ISO3"),
+                spark_message(
+                    "area_out_of_scope",
+                    provider=ctx.provider,
+                    areas=", ".join(ctx.allowed_areas),
+                    area=F.col("RA_ISO3"),
                 ),
             )
         )
@@ -340,9 +376,10 @@ def harmonise(
         F.col("AGE_CODE").alias("AGE"),
         period.alias("TIME_PERIOD"),
         F.when(is_missing, F.lit(None).cast("double"))
+        .when(in_lcu, number * F.pow(F.lit(10.0), mult) / F.col("FX_RATE"))
         .otherwise(number * F.pow(F.lit(10.0), mult))
         .alias("OBS_VALUE"),
-        unit.alias("UNIT_MEASURE"),
+        F.when(in_lcu, F.col("IND_CANONICAL_UNIT")).otherwise(unit).alias("UNIT_MEASURE"),
         F.col("ST_CODE").alias("OBS_STATUS"),
         F.lit(ctx.nature).alias("NATURE"),
         _blank_to_null("COMMENT").alias("COMMENT"),
@@ -355,6 +392,7 @@ def harmonise(
         F.col("OBS_VALUE").alias("SOURCE_VALUE"),
         F.col("UNIT_MEASURE").alias("SOURCE_UNIT"),
         F.lit(ctx.mapping_version).alias("MAPPING_VERSION"),
+        F.lit(None).cast("array<string>").alias("VALIDATION_FLAGS"),  # set by validation
     )
     quarantine = bad.select(
         *[F.col(c) for c in raw.columns],

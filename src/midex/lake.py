@@ -76,6 +76,13 @@ class Lake:
             out.write.mode("overwrite").parquet(str(tmp))
 
         self.replace_dir(target, write)
+        # Cached plans that read the old files of `target` would fail with FILE_NOT_EXIST.
+        df.sparkSession.catalog.refreshByPath(str(target))
+
+    @staticmethod
+    def parquet_rows(folder: Path) -> int:
+        """Rows of a Parquet folder, from the files' footers: no Spark job, no data read."""
+        return sum(pq.read_metadata(f).num_rows for f in sorted(Path(folder).glob("*.parquet")))
 
     def remove_submission(self, submission_id: int, zones: tuple[str, ...] = ZONES) -> None:
         for zone in zones:

@@ -20,6 +20,7 @@ from midex.catalog import (
     ProviderKind,
     Release,
     Submission,
+    SubmissionMode,
     SubmissionStatus,
     open_catalog,
     utcnow,
@@ -28,7 +29,7 @@ from midex.errors import MidexError
 from midex.findings import Finding, summarise, write_findings
 from midex.formats import detect_format, format_names, read_submission
 from midex.lake import Lake
-from midex.landing import land_file
+from midex.landing import LandedFile, land, local_copy
 from midex.schema import Schema, load_schema
 from midex.settings import Settings, get_settings
 
@@ -66,22 +67,45 @@ def init(ctx: Context) -> None:
     ctx.settings.landing.mkdir(parents=True, exist_ok=True)
 
 
-def submit(ctx: Context, path: Path, provider_code: str, fmt: str = "auto") -> Submission:
-    """Land `path` unchanged, record it as a pending submission of `provider_code`."""
+def submit(
+    ctx: Context,
+    path: Path,
+    provider_code: str,
+    fmt: str = "auto",
+    mode: SubmissionMode | str = SubmissionMode.merge,
+) -> Submission:
+    """Land `path` unchanged, record it as a pending submission of `provider_code`.
+
+    `mode` merge adds and revises; replace also withdraws the provider's earlier values within
+    the scope the file covers (its indicators x areas x periods) that the file no longer has."""
+    if mode not in {m.value for m in SubmissionMode}:
+        raise MidexError(f"unknown mode {mode!r}; use merge or replace")
     if fmt not in format_names() and not fmt.startswith("layout:"):
         raise MidexError(f"unknown format {fmt!r}; use one of {', '.join(format_names())}")
     provider = ctx.catalog.provider(provider_code)
-    assert ctx.settings.landing is not None
-    landed = land_file(Path(path), ctx.settings.landing, provider.code)
+    landed = land(ctx.settings, Path(path), provider.code)
+    return register_landed(ctx, landed, provider.code, fmt, mode)
+
+
+def register_landed(
+    ctx: Context,
+    landed: LandedFile,
+    provider_code: str,
+    fmt: str = "auto",
+    mode: SubmissionMode | str = SubmissionMode.merge,
+) -> Submission:
+    """Record an already landed file as a pending submission (submit, or a confirmed presigned
+    upload to the object store)."""
     chosen = detect_format(landed.path) if fmt == "auto" else fmt
     return ctx.catalog.add_submission(
         Submission(
-            provider_code=provider.code,
+            provider_code=provider_code,
             file_name=landed.file_name,
             format=chosen,
             sha256=landed.sha256,
             size_bytes=landed.size_bytes,
-            landing_uri=str(landed.path),
+            landing_uri=landed.landing_uri,
+            mode=SubmissionMode(mode),
         )
     )
 
@@ -119,7 +143,8 @@ def _run_stage(ctx: Context, sub: Submission, stage: str, fn) -> Submission:  # 
 def parse(ctx: Context, sub: Submission) -> Submission:
     """landing -> raw/submission=<id>: the file's rows as submitted strings, with lineage."""
     assert sub.id is not None
-    parsed = read_submission(Path(sub.landing_uri), sub.format, sub.file_name)
+    with local_copy(ctx.settings, sub.landing_uri) as landed_path:
+        parsed = read_submission(landed_path, sub.format, sub.file_name)
     table = parsed.table
     if table.num_rows == 0:
         raise MidexError(f"{sub.file_name}: the file has a header but no data rows")
@@ -134,28 +159,52 @@ def parse(ctx: Context, sub: Submission) -> Submission:
     )
 
 
+def _raw_has_lcu(ctx: Context, submission_id: int) -> bool:
+    """currency.has_lcu_rows on the raw partition, read with pyarrow (the parse stage wrote it
+    with pyarrow): a Spark job less per submission."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from midex.currency import lcu_spellings
+
+    units = pq.read_table(ctx.lake.submission_dir("raw", submission_id), columns=["UNIT_MEASURE"])
+    spelled = pc.utf8_upper(pc.utf8_trim_whitespace(units.column("UNIT_MEASURE")))
+    found = pc.is_in(spelled, value_set=pa.array(lcu_spellings(ctx.schema), pa.string()))
+    return bool(pc.any(found).as_py())
+
+
 def harmonise(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
     """raw -> harmonised/submission=<id> (common schema) + quarantine/submission=<id>."""
+    from midex.currency import exchange_rates, fingerprint
     from midex.harmonise import SubmissionContext, build_mappings
     from midex.harmonise import harmonise as transform
+    from midex.resolve import load_rules
 
     assert sub.id is not None
     provider: Provider = ctx.catalog.provider(sub.provider_code)
     raw = spark.read.parquet(str(ctx.lake.submission_dir("raw", sub.id)))
-    maps = build_mappings(spark, ctx.schema, raw)
+    rates, rates_version = None, None
+    if _raw_has_lcu(ctx, sub.id):
+        rates = exchange_rates(spark, ctx.lake, ctx.catalog).cache()
+        rates_version = fingerprint(rates)
+    maps = build_mappings(spark, ctx.schema, raw, rates)
     sctx = SubmissionContext(
         provider=provider.code,
         nature=NATURE_BY_KIND[ProviderKind(provider.kind)],
         submission_id=sub.id,
         sha256=sub.sha256,
         mapping_version=ctx.schema.mapping_version,
-        allowed_areas=tuple(provider.areas) if provider.kind == ProviderKind.national else (),
+        allowed_areas=load_rules(ctx.schema).allowed_areas(str(provider.kind), provider.areas),
     )
     good, bad = transform(raw, maps, sctx, ctx.schema)
     ctx.lake.write_spark(good, ctx.lake.submission_dir("harmonised", sub.id), partitions=1)
     ctx.lake.write_spark(bad, ctx.lake.submission_dir("quarantine", sub.id), partitions=1)
-    rows_good = spark.read.parquet(str(ctx.lake.submission_dir("harmonised", sub.id))).count()
-    rows_bad = spark.read.parquet(str(ctx.lake.submission_dir("quarantine", sub.id))).count()
+    # counted from the Parquet footers: two Spark jobs less per submission
+    rows_good = ctx.lake.parquet_rows(ctx.lake.submission_dir("harmonised", sub.id))
+    rows_bad = ctx.lake.parquet_rows(ctx.lake.submission_dir("quarantine", sub.id))
+    if rates is not None:
+        rates.unpersist()
     return ctx.catalog.update_submission(
         sub.id,
         status=SubmissionStatus.harmonised,
@@ -163,22 +212,33 @@ def harmonise(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
         rows_harmonised=rows_good,
         rows_quarantined=rows_bad,
         mapping_version=ctx.schema.mapping_version,
+        rates_version=rates_version,
     )
 
 
 def validate(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
     """Great Expectations suites + quarantine problems -> findings; accept or reject."""
-    from midex.validate import load_suite, quarantine_findings, run_suite
+    from midex.findings import sort_findings
+    from midex.validate import flag_warnings, load_suite, quarantine_findings, run_suite
 
     assert sub.id is not None
     suite = load_suite(ctx.settings.expectations / "harmonised.yaml", ctx.schema)
-    harmonised = spark.read.parquet(str(ctx.lake.submission_dir("harmonised", sub.id)))
+    harmonised_dir = ctx.lake.submission_dir("harmonised", sub.id)
+    harmonised = spark.read.parquet(str(harmonised_dir))
     quarantine = spark.read.parquet(str(ctx.lake.submission_dir("quarantine", sub.id)))
-    findings = quarantine_findings(quarantine) + run_suite(harmonised, suite, ctx.schema)
-    findings.sort(key=lambda f: (f.row is None, f.row or 0, f.rule))
+    previous = None  # the lake's resolved observations supply the previous period
+    if ctx.lake.observations_dir().exists():
+        previous = spark.read.parquet(str(ctx.lake.observations_dir()))
+        previous = previous.where(previous["SUBMISSION_ID"] != sub.id)
+    findings = quarantine_findings(quarantine) + run_suite(harmonised, suite, ctx.schema, previous)
+    findings = sort_findings(findings)
     write_findings(ctx.lake.findings_file(sub.id), findings)
     summary = summarise(findings)
     accepted = summary["errors"] == 0
+    if accepted and summary["warnings"]:
+        # the warning-flagged values carry their flags into the lake
+        flagged = flag_warnings(harmonised, findings, ctx.schema)
+        ctx.lake.write_spark(flagged, harmonised_dir, partitions=1)
     now = utcnow()
     return ctx.catalog.update_submission(
         sub.id,
@@ -205,20 +265,30 @@ def process(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
     return sub
 
 
+def resolution(ctx: Context, spark: SparkSession, as_of: datetime | None = None):  # type: ignore[no-untyped-def]
+    """The resolved tables (observations, observations_all, source_disagreements) as they were
+    at `as_of` by acceptance time (default: now), computed from the harmonised partitions of the
+    submissions accepted by then; None if there are none. Reads only; writes nothing."""
+    from midex.resolve import resolve_lake
+
+    return resolve_lake(spark, ctx.lake, ctx.catalog, ctx.schema, as_of)
+
+
 def resolve(ctx: Context, spark: SparkSession) -> int:
-    """Rebuild `observations` from every accepted submission; mark them resolved."""
-    from midex.resolve import resolve_observations
+    """Rebuild resolved/{observations,observations_all,source_disagreements} from every
+    accepted submission (old harmonised partitions are only read); mark them resolved."""
+    from midex.resolve import resolved_dir
 
     accepted = ctx.catalog.submissions((SubmissionStatus.accepted,))
-    if not accepted:
+    result = resolution(ctx, spark)
+    if result is None:
         return 0
-    paths = [str(ctx.lake.submission_dir("harmonised", s.id)) for s in accepted]  # type: ignore[arg-type]
-    harmonised = spark.read.parquet(*paths)
-    acceptance = spark.createDataFrame(
-        [(s.id, s.accepted_at) for s in accepted], "SUBMISSION_ID long, ACCEPTED_AT timestamp"
-    )
-    observations = resolve_observations(harmonised, acceptance, ctx.schema.series_key)
-    ctx.lake.write_spark(observations, ctx.lake.observations_dir())
+    result.versions.cache()  # the three tables derive from it: annotate once
+    try:
+        for name, df in result.tables().items():
+            ctx.lake.write_spark(df, resolved_dir(ctx.lake, name))
+    finally:
+        result.versions.unpersist()
     rows = spark.read.parquet(str(ctx.lake.observations_dir())).count()
     now = utcnow()
     for s in accepted:
@@ -250,15 +320,126 @@ def run(
         except Exception as exc:  # recorded as failed in the catalog by _run_stage
             failures.append(f"submission {sub.id}: {exc}")
             log.exception("submission %s failed", sub.id)
+    agencies = {p.code for p in ctx.catalog.providers() if p.kind == ProviderKind.agency}
+    if any(s.status == SubmissionStatus.accepted and s.provider_code in agencies for s in results):
+        # new exchange rates may have arrived: convert the LCU rows that were waiting for them
+        _reprocess(ctx, spark, lambda s: s.rates_version is not None)
     if needs_resolve(ctx):
         resolve(ctx, spark)
     return results, failures
 
 
-def publish(ctx: Context, spark: SparkSession, as_of: datetime | None = None) -> Release:
+def _indicators_of(ctx: Context, sub: Submission) -> set[str]:
+    """Canonical indicator codes a submission's raw rows name (aliases mapped)."""
+    import pyarrow.parquet as pq
+
+    lookup = ctx.schema.indicators.lookup()
+    names = pq.read_table(ctx.lake.submission_dir("raw", sub.id), columns=["INDICATOR"])  # type: ignore[arg-type]
+    return {
+        lookup[v.strip().upper()]
+        for v in names.column("INDICATOR").unique().to_pylist()
+        if v and v.strip().upper() in lookup
+    }
+
+
+def _stale(ctx: Context, spark: SparkSession, subs: list[Submission]) -> list[Submission]:
+    """Those harmonised with another mapping version, or whose LCU rows were converted (or
+    left waiting) with other exchange rates than the current ones."""
+    out = [s for s in subs if s.mapping_version != ctx.schema.mapping_version]
+    seen = {s.id for s in out}
+    with_lcu = [s for s in subs if s.id not in seen and s.rates_version is not None]
+    if with_lcu:
+        from midex.currency import exchange_rates, fingerprint
+
+        current = fingerprint(exchange_rates(spark, ctx.lake, ctx.catalog))
+        out += [s for s in with_lcu if s.rates_version != current]
+    return sorted(out, key=lambda s: s.id or 0)
+
+
+def _reprocess(ctx: Context, spark: SparkSession, selected) -> list[int]:  # type: ignore[no-untyped-def]
+    """Re-harmonise and re-validate the stale submissions `selected` keeps, until none is left
+    (a reprocessed rates file can make others stale). The acceptance time of a submission that
+    stays accepted is kept: a mapping change is not a revision by its provider. The previous
+    harmonised partition is archived, not lost."""
+    import shutil
+
+    done: list[int] = []
+    for _ in range(3):
+        candidates = [
+            s
+            for s in ctx.catalog.submissions((SubmissionStatus.accepted, SubmissionStatus.rejected))
+            if s.id not in done and ctx.lake.submission_dir("raw", s.id).exists() and selected(s)  # type: ignore[arg-type]
+        ]
+        stale = _stale(ctx, spark, candidates)
+        if not stale:
+            break
+        for sub in stale:
+            assert sub.id is not None
+            old = ctx.lake.submission_dir("harmonised", sub.id)
+            if old.exists():
+                version = f"mapping={sub.mapping_version}-rates={sub.rates_version}"
+                archive = ctx.lake.root / "archive" / "harmonised" / old.name / version
+                if not archive.exists():
+                    shutil.copytree(old, archive)
+            before = sub.accepted_at
+            sub = ctx.catalog.update_submission(sub.id, status=SubmissionStatus.parsed)
+            sub = process(ctx, spark, sub)
+            if before is not None and sub.status == SubmissionStatus.accepted:
+                ctx.catalog.update_submission(sub.id, accepted_at=before)  # type: ignore[arg-type]
+            done.append(sub.id)  # type: ignore[arg-type]
+    return done
+
+
+def reprocess(
+    ctx: Context,
+    spark: SparkSession,
+    provider: str | None = None,
+    indicator: str | None = None,
+    all_: bool = False,
+) -> list[int]:
+    """Re-harmonise the submissions a mapping change (or a new exchange rate) affects, within
+    the scope given (a provider, an indicator, or all), then resolve again. Idempotent: a second
+    run finds nothing stale and returns []. Returns the reprocessed submission ids."""
+    from midex.errors import UsageError
+
+    if not (provider or indicator or all_):
+        raise UsageError("say what to reprocess: --provider P, --indicator I, or --all")
+    if provider:
+        provider = ctx.catalog.provider(provider).code
+    code = None
+    if indicator:
+        code = ctx.schema.indicators.lookup().get(indicator.strip().upper())
+        if code is None:
+            raise MidexError(f"unknown indicator {indicator!r}; use a code from indicators.yaml")
+
+    def selected(sub: Submission) -> bool:
+        if provider and sub.provider_code != provider:
+            return False
+        return code is None or code in _indicators_of(ctx, sub)
+
+    done = _reprocess(ctx, spark, selected)
+    if done:
+        resolve(ctx, spark)
+    return done
+
+
+def publish(
+    ctx: Context,
+    spark: SparkSession,
+    as_of: datetime | None = None,
+    embargo_until: datetime | None = None,
+) -> Release:
     from midex.release import publish as publish_release
 
-    return publish_release(spark, ctx.lake, ctx.catalog, ctx.schema, as_of=as_of)
+    return publish_release(
+        spark,
+        ctx.lake,
+        ctx.catalog,
+        ctx.schema,
+        as_of=as_of,
+        embargo_until=embargo_until,
+        expectations=ctx.settings.expectations,
+    )
 
 
 def parse_stage(ctx: Context, submission_id: int) -> Submission:

@@ -1,17 +1,28 @@
-"""Releases: immutable numbered folders of Parquet tables with a manifest; and export from them."""
+"""Releases: immutable numbered folders of tables with a manifest, a bundle and a report; and
+export from them.
+
+A release folder `published/<n>/` holds every table as Parquet, `manifest.json` (tables, columns,
+row counts, sha256 per file, source submissions, mapping versions, as-of, embargo), `report.html`
+(charts, self-contained) and `release-<n>.zip` (every table as CSV + the manifest + the report).
+The impact tables pass their suites in expectations/tables/ before anything is written.
+"""
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import shutil
 import sys
-from datetime import datetime
+import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -19,13 +30,17 @@ from midex.catalog import Catalog, Release, utcnow
 from midex.errors import MidexError
 from midex.lake import Lake
 from midex.schema import Schema
-from midex.tables import build_table
+from midex.tables import build_table, group_members
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 MANIFEST = "manifest.json"
-EXPORT_FORMATS = ("csv", "parquet")
+REPORT = "report.html"
+EXPORT_FORMATS = ("csv", "parquet", "sdmx-csv", "json")
+SDMX_AGENCY = "MIDEX"
+# what an observation carries besides its key and value: attributes in SDMX, lineage otherwise
+OBSERVATION_ATTRIBUTES = ["UNIT_MEASURE", "OBS_STATUS", "NATURE", "COMMENT"]
 
 
 def sha256_file(path: Path) -> str:
@@ -34,6 +49,13 @@ def sha256_file(path: Path) -> str:
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A naive datetime (a CLI argument, SQLite) is read as UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _write_single_parquet(df: DataFrame, target: Path, scratch: Path) -> None:
@@ -46,25 +68,160 @@ def _write_single_parquet(df: DataFrame, target: Path, scratch: Path) -> None:
     shutil.rmtree(scratch)
 
 
+def _resolved_tables(
+    spark: SparkSession, lake: Lake, catalog: Catalog, schema: Schema, as_of: datetime | None
+) -> dict[str, DataFrame]:
+    """observations, observations_all, source_disagreements: from resolved/ (what `midex run`
+    wrote), or resolved as of an instant."""
+    from midex.resolve import RESOLVED_TABLES, resolve_lake, resolved_dir
+
+    if as_of is None and all(resolved_dir(lake, n).exists() for n in RESOLVED_TABLES):
+        return {n: spark.read.parquet(str(resolved_dir(lake, n))) for n in RESOLVED_TABLES}
+    resolution = resolve_lake(spark, lake, catalog, schema, as_of)
+    if resolution is None:
+        when = f" by {as_of.isoformat()}" if as_of else ""
+        raise MidexError(f"no submission was accepted{when}; submit files and `midex run` first")
+    return resolution.tables()
+
+
+def _definitions(schema: Schema, table_names: list[str]) -> dict[str, dict[str, Any]]:
+    """What the manifest says about each table: kind, grain, layout, columns with units."""
+    out: dict[str, dict[str, Any]] = {
+        "observations": {
+            "kind": "observations",
+            "description": "The resolved observations the tables were computed from, with lineage.",
+            "grain": list(schema.series_key),
+            "layout": "long",
+            "sdmx": {
+                "dimensions": list(schema.series_key),
+                "value": "OBS_VALUE",
+                "attributes": OBSERVATION_ATTRIBUTES,
+            },
+            "column_definitions": [
+                {"name": c.name, "type": c.type, "description": c.description}
+                for c in schema.observation_columns
+            ],
+        },
+        "group_members": {
+            "kind": "reference",
+            "description": "Members of every group the aggregates use (schemas/groups/).",
+            "grain": ["GROUP_CODE", "REF_AREA"],
+            "layout": "reference",
+        },
+    }
+    for name in table_names:
+        d = schema.table(name)
+        out[name] = {
+            "kind": "impact",
+            "version": d.get("version"),
+            "description": d.get("description"),
+            "sdg": d.get("sdg"),
+            "grain": list(d["grain"]),
+            "layout": d.get("layout", "wide"),
+            "sdmx": d.get("sdmx"),
+            "source_indicators": d.get("source_indicators") or [],
+            "column_definitions": [
+                {k: c[k] for k in ("name", "type", "unit", "description", "formula") if k in c}
+                | ({"from_indicator": c["from_indicator"]} if c.get("from_indicator") else {})
+                for c in d["columns"]
+            ],
+            "lineage": d.get("lineage") or [],
+            "measures": d.get("measures"),
+        }
+    return out
+
+
+def _csv_bytes(table: pa.Table) -> bytes:
+    """CSV of a table; list columns joined with ';' (CSV has no lists)."""
+    columns = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+            column = pa.array(
+                [None if v is None else ";".join(map(str, v)) for v in column.to_pylist()],
+                pa.string(),
+            )
+        columns.append(column)
+    buffer = pa.BufferOutputStream()
+    pacsv.write_csv(pa.table(columns, names=table.column_names), buffer)
+    return buffer.getvalue().to_pybytes()
+
+
+def _submissions(catalog: Catalog, ids: list[int]) -> list[dict[str, Any]]:
+    out = []
+    for sid in ids:
+        s = catalog.submission(sid)
+        out.append(
+            {
+                "id": s.id,
+                "provider": s.provider_code,
+                "file": s.file_name,
+                "sha256": s.sha256,
+                "accepted_at": _iso(s.accepted_at),
+                "mapping_version": s.mapping_version,
+            }
+        )
+    return out
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else _utc(moment).isoformat()  # type: ignore[union-attr]
+
+
+def check_release_tables(
+    impact: dict[str, Any], schema: Schema, expectations: Path
+) -> list[dict[str, Any]]:
+    """Run the table suites; raise with every error-level failure, return the warnings."""
+    from midex.table_checks import check_tables
+
+    failures = check_tables(impact, schema, expectations)
+    errors = [f for f in failures if f.severity == "error"]
+    if errors:
+        raise MidexError(
+            f"release stopped: {len(errors)} table check(s) failed (expectations/tables/): "
+            + "; ".join(f.describe() for f in errors)
+        )
+    return [f.to_dict() for f in failures]
+
+
 def publish(
     spark: SparkSession,
     lake: Lake,
     catalog: Catalog,
     schema: Schema,
     as_of: datetime | None = None,
+    embargo_until: datetime | None = None,
+    expectations: Path | None = None,
 ) -> Release:
-    """Compute every table from the resolved observations and publish them as a new release."""
-    obs_dir = lake.observations_dir()
-    if not obs_dir.exists():
-        raise MidexError("no accepted observations yet; submit files and `midex run` first")
-    observations = spark.read.parquet(str(obs_dir)).cache()
+    """Compute every table from the resolved observations, check them, publish a new release.
+
+    With `as_of`, the observations are those that were current at that instant by acceptance
+    time (resolved afresh from the harmonised partitions), not the latest. With
+    `embargo_until`, the release is not the default for consumers before that instant."""
+    if expectations is None:
+        from midex.settings import get_settings
+
+        expectations = get_settings().expectations
+    as_of, embargo_until = _utc(as_of), _utc(embargo_until)
+    resolved = _resolved_tables(spark, lake, catalog, schema, as_of)
+    observations = resolved["observations"].cache()
     try:
         key = list(schema.series_key)
         tables: dict[str, DataFrame] = {"observations": observations.orderBy(*key)}
-        for name in schema.table_names():
-            tables[name] = build_table(name, observations, schema)
+        tables.update({n: df for n, df in resolved.items() if n != "observations"})
+        tables["group_members"] = group_members(spark, schema).orderBy("GROUP_CODE", "REF_AREA")
+        # impact tables are small (areas × years): computed once, collected as Arrow, checked
+        # with pandas and written with pyarrow, which spares Spark a job per expectation
+        impact = {
+            name: build_table(name, observations, schema).toArrow() for name in schema.table_names()
+        }
+        warnings = check_release_tables(
+            {name: t.to_pandas() for name, t in impact.items()}, schema, Path(expectations)
+        )
         submission_ids = sorted(
             r[0] for r in observations.select("SUBMISSION_ID").distinct().collect()
+        )
+        mapping_versions = sorted(
+            r[0] for r in observations.select("MAPPING_VERSION").distinct().collect() if r[0]
         )
         number = catalog.next_release_number()
         published = lake.published_dir()
@@ -75,29 +232,60 @@ def publish(
                 "move it aside and publish again"
             )
         created_at = utcnow()
+        definitions = _definitions(schema, schema.table_names())
+        sources = _submissions(catalog, submission_ids)
 
         def write(tmp: Path) -> None:
+            from midex.report_html import release_report
+
             tmp.mkdir(parents=True)
             entries: dict[str, Any] = {}
-            for name, df in tables.items():
+            csvs: dict[str, bytes] = {}
+            data: dict[str, pa.Table] = {}
+            for name in [*tables, *impact]:
                 path = tmp / f"{name}.parquet"
-                _write_single_parquet(df, path, tmp / f".scratch-{name}")
-                meta = pq.read_metadata(path)
+                if name in impact:
+                    pq.write_table(impact[name], path)
+                else:
+                    _write_single_parquet(tables[name], path, tmp / f".scratch-{name}")
+                data[name] = pq.read_table(path)
+                csvs[name] = _csv_bytes(data[name])
                 entries[name] = {
                     "file": path.name,
-                    "rows": meta.num_rows,
+                    "rows": data[name].num_rows,
                     "sha256": sha256_file(path),
-                    "columns": list(meta.schema.names),
+                    "columns": list(data[name].schema.names),
+                    "csv": {
+                        "file": f"{name}.csv",
+                        "sha256": hashlib.sha256(csvs[name]).hexdigest(),
+                    },
+                    **definitions.get(name, {"kind": "resolution"}),
                 }
-            manifest = {
+            manifest: dict[str, Any] = {
                 "release": number,
                 "created_at": created_at.isoformat(),
-                "as_of": as_of.isoformat() if as_of else None,
+                "as_of": _iso(as_of),
+                "embargo_until": _iso(embargo_until),
                 "mapping_version": schema.mapping_version,
+                "mapping_versions": mapping_versions,
                 "tables": entries,
-                "source_submissions": submission_ids,
+                "source_submissions": sources,
+                "checks": {"warnings": warnings},
+                "bundle": f"release-{number}.zip",
             }
-            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", "utf-8")
+            report = release_report(manifest, data).encode("utf-8")
+            (tmp / REPORT).write_bytes(report)
+            manifest["report"] = {"file": REPORT, "sha256": hashlib.sha256(report).hexdigest()}
+            text = json.dumps(manifest, indent=2, default=str) + "\n"
+            (tmp / MANIFEST).write_text(text, "utf-8")
+            stamp = created_at.timetuple()[:6]
+            with zipfile.ZipFile(tmp / manifest["bundle"], "w", zipfile.ZIP_DEFLATED) as bundle:
+                for file_name, payload in [
+                    (MANIFEST, text.encode("utf-8")),
+                    (REPORT, report),
+                    *[(f"{n}.csv", b) for n, b in csvs.items()],
+                ]:
+                    bundle.writestr(zipfile.ZipInfo(file_name, date_time=stamp), payload)
 
         lake.replace_dir(target, write)
     finally:
@@ -110,6 +298,7 @@ def publish(
                 number=number,
                 created_at=created_at,
                 as_of=as_of,
+                embargo_until=embargo_until,
                 path=str(target),
                 manifest_sha256=sha256_file(manifest_path),
                 tables={k: v["rows"] for k, v in manifest["tables"].items()},
@@ -133,30 +322,118 @@ def read_table(release: Release, table: str) -> pa.Table:
     return pq.read_table(Path(release.path) / manifest["tables"][table]["file"])
 
 
-def export(release: Release, table: str, fmt: str, output: str) -> None:
-    """Write `table` of `release` to `output` (a path, or '-' for standard output)."""
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def sdmx_csv(release: Release, table: str) -> str:
+    """The table as SDMX-CSV 2.0: STRUCTURE, STRUCTURE_ID, ACTION, dimensions, OBS_VALUE,
+    attributes. Long tables keep their dimensions; wide tables are melted, one row per value,
+    with a MEASURE dimension and the column's unit as UNIT_MEASURE."""
+    manifest = read_manifest(release)
+    entry = manifest["tables"].get(table)
+    data = read_table(release, table)
+    if entry is None or entry.get("layout") not in ("long", "wide"):
+        raise MidexError(f"table {table} has no SDMX structure; export it as csv or parquet")
+    version = entry.get("version") or 1
+    structure_id = f"{SDMX_AGENCY}:DF_{table.upper()}({version}.0)"
+    rows = data.to_pylist()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if entry["layout"] == "long":
+        sdmx = entry["sdmx"]
+        dims, value, attrs = sdmx["dimensions"], sdmx["value"], sdmx["attributes"]
+        writer.writerow(["STRUCTURE", "STRUCTURE_ID", "ACTION", *dims, "OBS_VALUE", *attrs])
+        for r in rows:
+            writer.writerow(
+                ["dataflow", structure_id, "I"]
+                + [_cell(r[d]) for d in dims]
+                + [_cell(r[value])]
+                + [_cell(r[a]) for a in attrs]
+            )
+        return out.getvalue()
+    grain = entry["grain"]
+    units = {c["name"]: c.get("unit", "") for c in entry.get("column_definitions", [])}
+    measures = [c for c in data.column_names if c not in grain]
+    writer.writerow(
+        ["STRUCTURE", "STRUCTURE_ID", "ACTION", *grain, "MEASURE", "OBS_VALUE", "UNIT_MEASURE"]
+    )
+    for r in rows:
+        for m in measures:
+            if r[m] is None:
+                continue  # SDMX leaves missing observations out
+            writer.writerow(
+                ["dataflow", structure_id, "I"]
+                + [_cell(r[g]) for g in grain]
+                + [m, _cell(r[m]), units.get(m, "")]
+            )
+    return out.getvalue()
+
+
+def export_bytes(release: Release, table: str, fmt: str) -> bytes:
+    """`table` of `release` in format `fmt` (csv, parquet, sdmx-csv or json)."""
     if fmt not in EXPORT_FORMATS:
         raise MidexError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    if fmt == "sdmx-csv":
+        return sdmx_csv(release, table).encode("utf-8")
     data = read_table(release, table)
+    if fmt == "csv":
+        return _csv_bytes(data)
+    if fmt == "json":
+        entry = read_manifest(release)["tables"][table]
+        doc = {
+            "release": release.number,
+            "table": table,
+            "description": entry.get("description"),
+            "columns": entry.get("column_definitions") or entry["columns"],
+            "rows": data.to_pylist(),
+        }
+        return (json.dumps(doc, default=_cell, ensure_ascii=False) + "\n").encode("utf-8")
+    buffer = pa.BufferOutputStream()
+    pq.write_table(data, buffer)
+    return buffer.getvalue().to_pybytes()
 
-    def write(sink: BinaryIO | str) -> None:
-        if fmt == "csv":
-            pacsv.write_csv(data, sink)
-        else:
-            pq.write_table(data, sink)
 
+def export(release: Release, table: str, fmt: str, output: str) -> None:
+    """Write `table` of `release` to `output` (a path, or '-' for standard output)."""
+    payload = export_bytes(release, table, fmt)
     if output == "-":
-        buffer = pa.BufferOutputStream()
-        write(buffer)  # type: ignore[arg-type]
-        payload = buffer.getvalue().to_pybytes()
         sys.stdout.flush()
         if hasattr(sys.stdout, "buffer"):
             sys.stdout.buffer.write(payload)
-        elif fmt == "csv":  # a text-only stdout (captured output)
+        elif fmt != "parquet":  # a text-only stdout (captured output)
             sys.stdout.write(payload.decode("utf-8"))
         else:
             raise MidexError("standard output is not binary here; write Parquet with --output PATH")
         sys.stdout.flush()
     else:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
-        write(output)
+        Path(output).write_bytes(payload)
+
+
+def table_rows(release: Release, table: str) -> list[dict[str, Any]]:
+    return read_table(release, table).to_pylist()
+
+
+def filter_rows(data: pa.Table, where: dict[str, str]) -> pa.Table:
+    """Rows whose columns equal the given values (compared as text, as a user types them)."""
+    mask = None
+    for column, wanted in where.items():
+        if column not in data.column_names:
+            raise MidexError(
+                f"--where {column}=…: no such column; columns: {', '.join(data.column_names)}"
+            )
+        text = pc.cast(data.column(column), pa.string())
+        if pa.types.is_boolean(data.schema.field(column).type):
+            wanted = wanted.lower()
+        condition = pc.equal(text, pa.scalar(wanted))
+        mask = condition if mask is None else pc.and_(mask, condition)
+    return data if mask is None else data.filter(pc.fill_null(mask, False))

@@ -10,11 +10,22 @@
 | MIDEX_SCHEMAS       | the repository's schemas/        | folder of schema and codelist files      |
 | MIDEX_EXPECTATIONS  | the repository's expectations/   | folder of validation suites              |
 | MIDEX_JOBS          | the repository's jobs/           | spark-submit entry points (DAGs use them) |
+| MIDEX_S3_ENDPOINT_URL | (AWS)                          | S3-compatible endpoint (MinIO …) when MIDEX_LANDING is s3:// |
+| MIDEX_S3_REGION     | us-east-1                        | region of the landing bucket             |
+| MIDEX_UPLOAD_MAX_BYTES | 209715200 (200 MB)            | largest file the service accepts         |
+| MIDEX_ANONYMOUS_READ | false                           | service: published, non-embargoed data without a token |
+| MIDEX_AIRFLOW_URL   | (none: embedded worker)          | service: trigger midex_intake through Airflow's REST API |
+| MIDEX_AIRFLOW_USERNAME, MIDEX_AIRFLOW_PASSWORD | (none) | Airflow login for its /auth/token     |
+
+MIDEX_LANDING may be an `s3://bucket/prefix`: files then land in the object store through boto3
+(credentials from the usual AWS variables or instance profile) and `landing` is a local folder
+for staging uploads only.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,6 +46,25 @@ class Settings(BaseSettings):
     schemas: Path = _REPO_ROOT / "schemas"
     expectations: Path = _REPO_ROOT / "expectations"
     jobs: Path = _REPO_ROOT / "jobs"
+    # object-store landing: set from an s3:// MIDEX_LANDING (see _split_landing)
+    landing_s3: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    # the HTTP service (`midex serve`)
+    upload_max_bytes: int = 200 * 1024 * 1024
+    anonymous_read: bool = False
+    airflow_url: str | None = None
+    airflow_username: str | None = None
+    airflow_password: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_landing(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            landing = data.get("landing")
+            if isinstance(landing, str) and landing.startswith("s3://"):
+                data = {**data, "landing_s3": landing.rstrip("/"), "landing": None}
+        return data
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

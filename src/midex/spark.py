@@ -15,11 +15,13 @@ if TYPE_CHECKING:
 def build_session(settings: Settings | None = None, app_name: str = "midex") -> SparkSession:
     """Build (or reuse, within one process) the Spark session for `MIDEX_SPARK_MASTER`.
 
-    Loopback only, no UI, few shuffle partitions: the defaults fit one small machine; a cluster
-    deployment overrides them through spark-submit's --conf.
+    Loopback unless SPARK_LOCAL_IP says otherwise, no UI, few shuffle partitions: the defaults
+    fit one small machine; a cluster deployment overrides them through spark-submit's --conf.
     """
     settings = settings or get_settings()
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # The driver listens and advertises itself on SPARK_LOCAL_IP: loopback by default; on a
+    # cluster whose executors run elsewhere, the address they reach this host by (infra/).
+    host = os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
     from pyspark.sql import SparkSession
 
@@ -29,11 +31,15 @@ def build_session(settings: Settings | None = None, app_name: str = "midex") -> 
         .master(settings.spark_master)
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.driver.host", "127.0.0.1")
-        .config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.host", host)
+        .config("spark.driver.bindAddress", host)
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        # Stages rewrite folders in place (tmp + swap) and read them again in the same session
+        # (reprocess, validation flags, resolve then publish, the service's long-lived session):
+        # a cached file listing would point at swapped-out files (FAILED_READ_FILE.FILE_NOT_EXIST).
+        .config("spark.sql.hive.filesourcePartitionFileCacheSize", "0")
         .config("spark.jars.ivy", ivy)
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
     )

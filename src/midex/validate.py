@@ -1,8 +1,15 @@
 """Validation with Great Expectations, from the suite files in expectations/.
 
-A suite file lists expectations with a rule name and a severity; `$` references are filled from
-schemas/. Each failing row becomes a Finding (row, column, value, series key, what to do); any
-error finding rejects the submission.
+A suite file lists expectations with a rule name and a severity, the derived columns they look at
+(Spark SQL, windows allowed: duplicates, sex breakdowns, reported ratios, the previous period) and
+the codelist joins that say whether a code is known. `$` references are filled from schemas/.
+Each failing row becomes a Finding (row, column, value, series key, what to do; the message is the
+rule's template in midex.rules); any error finding rejects the submission.
+
+Speed: every derived column is computed in one Spark plan, cached once, then Great Expectations
+evaluates the whole suite in two passes over the cached frame: counts for every expectation
+(aggregates bundled by Great Expectations), then the failing rows, only for the expectations
+that failed.
 """
 
 from __future__ import annotations
@@ -10,11 +17,13 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from midex import rules
 from midex.countries import NOT_APPLICABLE, iso3_codes
 from midex.errors import MidexError
 from midex.findings import Finding
@@ -23,7 +32,10 @@ from midex.schema import Schema
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-INDEX_COLUMNS = ["SOURCE_ROW", "SOURCE_SHEET", "SOURCE_VALUE"]
+LINEAGE_COLUMNS = ["SOURCE_ROW", "SOURCE_SHEET", "SOURCE_COLUMN", "SOURCE_VALUE"]
+CONTEXT_COLUMN = "IS_CONTEXT"  # true on lake rows that only serve as the previous period
+FLAGS_COLUMN = "VALIDATION_FLAGS"
+_REF = re.compile(r"\$[a-z_]+:[A-Za-z_]+")
 
 
 @dataclass(frozen=True)
@@ -32,43 +44,134 @@ class SuiteExpectation:
     severity: str
     type: str
     kwargs: dict[str, Any]
-    message: str
-    report_column: str | None  # the column named in findings (default: the checked column)
-    value_column: str | None  # the index column whose value findings show (default: checked)
+    report_column: str | None  # the column named in findings
+    fields: dict[str, Any]  # message field -> derived column (str) or a literal (number)
 
 
 @dataclass(frozen=True)
 class Suite:
     name: str
-    derive: dict[str, str]
+    params: dict[str, Any]
+    codelist_joins: dict[str, str]  # column -> codelist name; gives CL_<column>
+    derive: dict[str, str]  # derived column -> Spark SQL expression, applied in order
     expectations: tuple[SuiteExpectation, ...]
 
+    def severity(self, rule: str) -> str | None:
+        """The severity the suite gives `rule`, or None when the suite does not check it."""
+        for exp in self.expectations:
+            if exp.rule == rule:
+                return exp.severity
+        return None
 
-def _reference(ref: str, schema: Schema) -> Any:
+
+def codelist_codes(name: str, schema: Schema) -> list[str]:
+    if name == "areas":
+        return sorted(iso3_codes() | set(schema.area_overrides.values()) | {NOT_APPLICABLE})
+    return sorted(schema.codelist(name).code_set())
+
+
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"CAST({value!r} AS double)"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _sql_list(values: list[str]) -> str:
+    return ", ".join(_sql_literal(v) for v in values) or "NULL"
+
+
+def _indicator_case(attribute: str, schema: Schema) -> str:
+    whens = [
+        f"WHEN {_sql_literal(c.code)} THEN {_sql_literal(c.attrs[attribute])}"
+        for c in schema.indicators.codes
+        if c.attrs.get(attribute) is not None
+    ]
+    return f"(CASE INDICATOR {' '.join(whens)} END)" if whens else "NULL"
+
+
+def ratio_indicators(schema: Schema) -> dict[str, tuple[str, str]]:
+    """Reported ratios -> (numerator, denominator) indicators, from the indicator attributes."""
+    return {
+        c.code: (str(c.attrs["ratio_numerator"]), str(c.attrs["ratio_denominator"]))
+        for c in schema.indicators.codes
+        if c.attrs.get("ratio_numerator") and c.attrs.get("ratio_denominator")
+    }
+
+
+# The coherence rules look at rows that differ in INDICATOR (ratios) or SEX (breakdowns); both
+# use this one window, so Spark sorts the rows once for them. The other dimension is spelled
+# out per code (a few dozen aggregates in one pass beat a second sort of every row).
+COHERENCE_WINDOW = "OVER (PARTITION BY REF_AREA, COUNTERPART_AREA, AGE, TIME_PERIOD)"
+
+
+def _value_of(indicator: str, sex: str) -> str:
+    return (
+        f"max(CASE WHEN INDICATOR = {_sql_literal(indicator)} AND SEX = {_sql_literal(sex)} "
+        f"AND NOT {CONTEXT_COLUMN} THEN OBS_VALUE END) {COHERENCE_WINDOW}"
+    )
+
+
+def _ratios_expected(schema: Schema) -> str:
+    """100 x numerator / denominator of the row's reported ratio, same sex, same submission."""
+    whens = []
+    for ratio, (num, den) in ratio_indicators(schema).items():
+        per_sex = " ".join(
+            f"WHEN {_sql_literal(sex)} THEN 100.0 * {_value_of(num, sex)} "
+            f"/ nullif({_value_of(den, sex)}, 0)"
+            for sex in sorted(schema.sex.code_set())
+        )
+        whens.append(f"WHEN {_sql_literal(ratio)} THEN (CASE SEX {per_sex} END)")
+    return f"(CASE INDICATOR {' '.join(whens)} END)" if whens else "CAST(NULL AS double)"
+
+
+def _sex_value(sex: str, schema: Schema) -> str:
+    """The value for `sex` of the row's indicator (same area, partner, age, period)."""
+    whens = " ".join(
+        f"WHEN {_sql_literal(c)} THEN {_value_of(c, sex)}"
+        for c in sorted(schema.indicators.code_set())
+    )
+    return f"(CASE INDICATOR {whens} END)"
+
+
+def _reference(ref: str, schema: Schema, params: dict[str, Any]) -> Any:
     kind, _, name = ref[1:].partition(":")
     if kind == "codelist":
-        if name == "areas":
-            return sorted(iso3_codes() | set(schema.area_overrides.values()) | {NOT_APPLICABLE})
-        return sorted(schema.codelist(name).code_set())
+        return codelist_codes(name, schema)
     if kind == "observation" and name == "columns":
         return [c.name for c in schema.observation_columns]
     if kind == "observation" and name == "series_key":
         return list(schema.series_key)
-    if kind == "indicators":
-        return [c.code for c in schema.indicators.codes if c.attrs.get(name)]
+    if kind == "indicators":  # an indicator attribute, or an attribute of its unit
+        return [
+            c.code
+            for c in schema.indicators.codes
+            if c.attrs.get(name) or schema.units.get(str(c.attrs["unit"])).attrs.get(name)
+        ]
+    if kind == "param" and name in params:
+        return params[name]
     raise MidexError(f"unknown reference {ref!r} in an expectations/ suite")
 
 
-def _expand(value: Any, schema: Schema) -> Any:
+def _sql_reference(ref: str, schema: Schema, params: dict[str, Any]) -> str:
+    kind, _, name = ref[1:].partition(":")
+    if kind == "indicator_value":
+        return _indicator_case(name, schema)
+    if kind == "ratios" and name == "expected":
+        return _ratios_expected(schema)
+    if kind == "sex_value" and name in schema.sex.code_set():
+        return _sex_value(name, schema)
+    value = _reference(ref, schema, params)
+    return _sql_list(value) if isinstance(value, list) else _sql_literal(value)
+
+
+def _expand(value: Any, schema: Schema, params: dict[str, Any]) -> Any:
     if isinstance(value, str) and value.startswith("$"):
-        return _reference(value, schema)
+        return _reference(value, schema, params)
     if isinstance(value, dict):
-        return {k: _expand(v, schema) for k, v in value.items()}
+        return {k: _expand(v, schema, params) for k, v in value.items()}
     return value
-
-
-def _sql_list(values: list[str]) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values) or "NULL"
 
 
 def load_suite(path: Path, schema: Schema) -> Suite:
@@ -76,37 +179,37 @@ def load_suite(path: Path, schema: Schema) -> Suite:
         doc = yaml.safe_load(path.read_text("utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise MidexError(f"cannot read suite {path}: {exc}") from exc
+    params = dict(doc.get("params") or {})
+    joins = {str(k): str(v) for k, v in (doc.get("codelist_joins") or {}).items()}
     derive = {
-        name: re.sub(r"\$[a-z_]+:[a-z_]+", lambda m: _sql_list(_reference(m.group(0), schema)), e)
+        name: _REF.sub(lambda m: _sql_reference(m.group(0), schema, params), str(e))
         for name, e in (doc.get("derive") or {}).items()
     }
     expectations: list[SuiteExpectation] = []
     for entry in doc["expectations"]:
+        rule = entry["rule"]
+        if rule not in rules.TEMPLATES:
+            raise MidexError(f"{path}: rule {rule} has no message in midex/rules.py; add one")
         severity = entry.get("severity", "error")
         if severity not in ("error", "warning"):
-            raise MidexError(f"{path}: rule {entry['rule']}: severity must be error or warning")
+            raise MidexError(f"{path}: rule {rule}: severity must be error or warning")
+        base = _expand(entry.get("kwargs") or {}, schema, params)
         per_column = entry.get("for_each_column")
+        suffix = entry.get("column_suffix", "")
+        targets: list[tuple[dict[str, Any], str | None]]
         if per_column is None:
-            kwarg_sets = [_expand(entry.get("kwargs") or {}, schema)]
-        elif isinstance(per_column, list):
-            kwarg_sets = [{"column": c, **(entry.get("kwargs") or {})} for c in per_column]
+            targets = [(base, entry.get("report_column", base.get("column")))]
         else:
-            kwarg_sets = [
-                {"column": c, "value_set": _expand(v, schema)} for c, v in per_column.items()
-            ]
-        for kwargs in kwarg_sets:
+            targets = [({"column": f"{c}{suffix}", **base}, c) for c in per_column]
+        fields = {
+            k: _expand(v, schema, params) if str(v).startswith("$param:") else v
+            for k, v in (entry.get("fields") or {}).items()
+        }
+        for kwargs, report in targets:
             expectations.append(
-                SuiteExpectation(
-                    rule=entry["rule"],
-                    severity=severity,
-                    type=entry["type"],
-                    kwargs=kwargs,
-                    message=entry.get("message", entry["rule"]),
-                    report_column=entry.get("report_column"),
-                    value_column=entry.get("value_column"),
-                )
+                SuiteExpectation(rule, severity, entry["type"], kwargs, report, fields)
             )
-    return Suite(name=doc["suite"], derive=derive, expectations=tuple(expectations))
+    return Suite(doc["suite"], params, joins, derive, tuple(expectations))
 
 
 def _gx_expectation(gx: Any, exp: SuiteExpectation, index: int) -> Any:
@@ -117,98 +220,248 @@ def _gx_expectation(gx: Any, exp: SuiteExpectation, index: int) -> Any:
     return cls(**exp.kwargs, meta={"index": index})
 
 
-def _series_key(row: dict[str, Any], key: tuple[str, ...]) -> str | None:
-    if not all(k in row for k in key):
+def series_key_text(values: list[Any]) -> str | None:
+    if any(v is None for v in values):
         return None
-    return ".".join(str(row[k]) for k in key)
+    return ".".join(str(v) for v in values)
 
 
-def run_suite(df: DataFrame, suite: Suite, schema: Schema) -> list[Finding]:
+def _plain(value: Any) -> Any:
+    return float(value) if isinstance(value, Decimal) else value
+
+
+def finding_for(exp: SuiteExpectation, row: dict[str, Any], schema: Schema) -> Finding:
+    """The finding for one failing row (a dict of the row's columns), as both paths build it."""
+    report = exp.report_column
+    if report == "OBS_VALUE":
+        value = row.get("SOURCE_VALUE")
+    elif report is not None:
+        value = row.get(report)
+    else:
+        value = None
+    text = None if value is None else str(value)
+    values: dict[str, Any] = {
+        "column": report,
+        "value": text,
+        "indicator": row.get("INDICATOR"),
+        "fix": rules.fix(exp.rule, report or ""),
+    }
+    for name, source in exp.fields.items():
+        values[name] = _plain(row.get(source)) if isinstance(source, str) else source
+    return Finding(
+        severity=exp.severity,
+        rule=exp.rule,
+        row=row.get("SOURCE_ROW"),
+        sheet=row.get("SOURCE_SHEET"),
+        column=rules.cell_column(report, row.get("SOURCE_COLUMN")),
+        value=text,
+        series_key=series_key_text([row.get(k) for k in schema.series_key]),
+        message=rules.message(exp.rule, **values),
+    )
+
+
+def prepare(
+    df: DataFrame, suite: Suite, schema: Schema, context: DataFrame | None = None
+) -> DataFrame:
+    """The submission's rows with every derived column of the suite (one Spark plan).
+
+    `context`: observations from the lake (resolved) that may supply the previous period; rows
+    whose series key the submission has are left out, the others are dropped after deriving."""
+    from pyspark.sql import functions as F
+
+    spark = df.sparkSession
+    key = list(schema.series_key)
+    # Only the columns the rules read travel through the shuffle, the sorts and the cache.
+    needed = {*key, "OBS_VALUE", *LINEAGE_COLUMNS, *suite.codelist_joins}
+    needed |= {str(e.kwargs["column"]) for e in suite.expectations if "column" in e.kwargs}
+    df = df.select(*[c for c in df.columns if c in needed])
+    df = df.withColumn(CONTEXT_COLUMN, F.lit(False))
+    if context is not None:
+        pairs = df.select("REF_AREA", "INDICATOR").distinct()
+        ctx_rows = (
+            context.select(*key, "OBS_VALUE")
+            .join(F.broadcast(pairs), ["REF_AREA", "INDICATOR"], "left_semi")
+            .join(df.select(*key), key, "left_anti")
+            .withColumn(CONTEXT_COLUMN, F.lit(True))
+        )
+        df = df.unionByName(ctx_rows, allowMissingColumns=True)
+    # One small frame of every code with the codelists it belongs to, broadcast once and joined
+    # once per coded column (Spark reuses the same broadcast for every join).
+    lists: dict[str, list[str]] = {}
+    for name in sorted(set(suite.codelist_joins.values())):
+        for code in codelist_codes(name, schema):
+            lists.setdefault(code, []).append(name)
+    codes = F.broadcast(
+        spark.createDataFrame(sorted(lists.items()), "CODE string, LISTS array<string>")
+    )
+    for i, (column, codelist) in enumerate(suite.codelist_joins.items()):
+        alias = f"codelist{i}"
+        df = (
+            df.join(codes.alias(alias), df[column] == F.col(f"{alias}.CODE"), "left")
+            .withColumn(
+                f"CL_{column}",
+                F.when(F.array_contains(F.col(f"{alias}.LISTS"), codelist), F.col(f"{alias}.CODE")),
+            )
+            .drop(F.col(f"{alias}.CODE"))
+            .drop(F.col(f"{alias}.LISTS"))
+        )
+    # One shuffle for every window of the suite: they all partition by REF_AREA (and more).
+    df = df.repartition("REF_AREA")
+    for name, expression in suite.derive.items():
+        df = df.withColumn(name, F.expr(expression))
+    return df.where(~F.col(CONTEXT_COLUMN))
+
+
+def run_suite(
+    df: DataFrame, suite: Suite, schema: Schema, context: DataFrame | None = None
+) -> list[Finding]:
     """Validate `df` (one submission's harmonised rows) and return every failing row as a Finding."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
-    from pyspark.sql import functions as F
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    for name, expression in suite.derive.items():
-        df = df.withColumn(name, F.expr(expression))
-    df = df.cache()
+    prepared = prepare(df, suite, schema, context).cache()
+    table_findings: list[Finding] = []
     try:
-        context = gx.get_context(mode="ephemeral")
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        asset = context.data_sources.add_spark("midex").add_dataframe_asset(suite.name)
+        context_gx = gx.get_context(mode="ephemeral")
+        context_gx.variables.progress_bars = ProgressBarsConfig(globally=False)
+        asset = context_gx.data_sources.add_spark("midex").add_dataframe_asset(suite.name)
         batch = asset.add_batch_definition_whole_dataframe("submission").get_batch(
-            batch_parameters={"dataframe": df}
+            batch_parameters={"dataframe": prepared}
         )
-        gx_suite = gx.ExpectationSuite(name=suite.name)
-        for i, exp in enumerate(suite.expectations):
-            gx_suite.add_expectation(_gx_expectation(gx, exp, i))
-        index_columns = [*INDEX_COLUMNS, *schema.series_key]
-        result = batch.validate(
-            gx_suite,
-            result_format={
+
+        def validate(indexes: list[int], result_format: dict[str, Any]) -> Any:
+            gx_suite = gx.ExpectationSuite(name=suite.name)
+            for i in indexes:
+                gx_suite.add_expectation(_gx_expectation(gx, suite.expectations[i], i))
+            return batch.validate(gx_suite, result_format=result_format)
+
+        # Table-level expectations (the columns present) look at the submission's own frame;
+        # they need its schema only, no pass over the rows.
+        table_level = [i for i, e in enumerate(suite.expectations) if "column" not in e.kwargs]
+        if table_level:
+            whole = asset.add_batch_definition_whole_dataframe("columns").get_batch(
+                batch_parameters={"dataframe": df}
+            )
+            gx_suite = gx.ExpectationSuite(name=f"{suite.name}_table")
+            for i in table_level:
+                gx_suite.add_expectation(_gx_expectation(gx, suite.expectations[i], i))
+            for res in whole.validate(gx_suite, result_format="BOOLEAN_ONLY").results:
+                exp = suite.expectations[int(res.expectation_config.meta["index"])]
+                _raise_if_broken(res, exp)
+                if not res.success:
+                    table_findings.append(_file_finding(exp))
+        # Pass 1: does each expectation hold? (counts only, aggregates bundled)
+        column_level = [i for i in range(len(suite.expectations)) if i not in table_level]
+        summary = validate(column_level, {"result_format": "BOOLEAN_ONLY"})
+        failed: list[int] = []
+        for res in summary.results:
+            index = int(res.expectation_config.meta["index"])
+            _raise_if_broken(res, suite.expectations[index])
+            if not res.success:
+                failed.append(index)
+        if not failed:
+            return table_findings
+        # Pass 2: every failing row, for the failed expectations only.
+        needed = {
+            *LINEAGE_COLUMNS,
+            *schema.series_key,
+            *(
+                s
+                for i in failed
+                for s in suite.expectations[i].fields.values()
+                if isinstance(s, str)
+            ),
+        }
+        detail = validate(
+            failed,
+            {
                 "result_format": "COMPLETE",
-                "unexpected_index_column_names": index_columns,
+                "unexpected_index_column_names": sorted(needed),
                 "return_unexpected_index_query": False,
             },
         )
     finally:
-        df.unpersist()
-    findings: list[Finding] = []
-    for res in result.results:
+        prepared.unpersist()
+    findings: list[Finding] = list(table_findings)
+    for res in detail.results:
+        exp = suite.expectations[int(res.expectation_config.meta["index"])]
+        _raise_if_broken(res, exp)
         if res.success:
             continue
-        exp = suite.expectations[int(res.expectation_config.meta["index"])]
-        column = exp.kwargs.get("column")
-        report_column = exp.report_column or column
         rows = res.result.get("unexpected_index_list")
-        if res.exception_info and res.exception_info.get("raised_exception"):
-            raise MidexError(
-                f"validation rule {exp.rule} could not run: "
-                f"{res.exception_info.get('exception_message')}"
-            )
-        if not rows:
-            findings.append(
-                Finding(exp.severity, exp.rule, None, None, report_column, None, None, exp.message)
-            )
+        if not rows:  # failed without rows to name: one finding for the whole file
+            findings.append(_file_finding(exp))
             continue
-        for row in rows:
-            value = row.get(exp.value_column or column) if column else None
-            text = None if value is None else str(value)
-            findings.append(
-                Finding(
-                    severity=exp.severity,
-                    rule=exp.rule,
-                    row=row.get("SOURCE_ROW"),
-                    sheet=row.get("SOURCE_SHEET"),
-                    column=report_column,
-                    value=text,
-                    series_key=_series_key(row, schema.series_key),
-                    message=exp.message.format(column=report_column, value=text),
-                )
-            )
+        findings.extend(finding_for(exp, row, schema) for row in rows)
     return findings
+
+
+def _file_finding(exp: SuiteExpectation) -> Finding:
+    """A finding about the whole file (a rule that failed without rows to name)."""
+    message = rules.message(exp.rule, column=exp.report_column)
+    return Finding(exp.severity, exp.rule, None, None, exp.report_column, None, None, message)
+
+
+def _raise_if_broken(res: Any, exp: SuiteExpectation) -> None:
+    """A rule that could not be evaluated is an internal failure, never a finding.
+
+    GX 1.x gives exception_info either flat ({"raised_exception": …}) or keyed by metric
+    ({metric_id: {"raised_exception": …}}); both are checked."""
+    info = res.exception_info or {}
+    entries = [info, *(v for v in info.values() if isinstance(v, dict))]
+    for entry in entries:
+        if entry.get("raised_exception"):
+            raise RuntimeError(
+                f"validation rule {exp.rule} could not run: {entry.get('exception_message')}"
+            )
 
 
 def quarantine_findings(quarantine: DataFrame) -> list[Finding]:
     """Every problem of every quarantined row, as an error finding."""
     from pyspark.sql import functions as F
 
-    rows = (
-        quarantine.select("SOURCE_ROW", "SOURCE_SHEET", F.explode("PROBLEMS").alias("p"))
-        .orderBy("SOURCE_ROW")
-        .collect()
-    )
+    rows = quarantine.select(
+        "SOURCE_ROW", "SOURCE_SHEET", "SOURCE_COLUMN", F.explode("PROBLEMS").alias("p")
+    ).collect()
     return [
         Finding(
             severity="error",
             rule=r.p.rule,
             row=r.SOURCE_ROW,
             sheet=r.SOURCE_SHEET,
-            column=r.p.column,
+            column=rules.cell_column(r.p.column, r.SOURCE_COLUMN),
             value=r.p.value,
             series_key=None,
             message=r.p.message,
         )
         for r in rows
     ]
+
+
+def flag_warnings(harmonised: DataFrame, findings: list[Finding], schema: Schema) -> DataFrame:
+    """The harmonised rows with VALIDATION_FLAGS: the warning rules each row's value raised.
+
+    Only an accepted submission is flagged, and its series keys are unique, so the key finds the
+    row."""
+    from pyspark.sql import functions as F
+
+    flags: dict[str, set[str]] = {}
+    for f in findings:
+        if f.severity == "warning" and f.series_key is not None:
+            flags.setdefault(f.series_key, set()).add(f.rule)
+    spark = harmonised.sparkSession
+    table = spark.createDataFrame(
+        [(k, sorted(v)) for k, v in sorted(flags.items())] or [("", [])],
+        "FLAG_KEY string, FLAGS array<string>",
+    )
+    base = harmonised.drop(FLAGS_COLUMN) if FLAGS_COLUMN in harmonised.columns else harmonised
+    return (
+        base.join(
+            F.broadcast(table),
+            F.concat_ws(".", *[F.col(k) for k in schema.series_key]) == F.col("FLAG_KEY"),
+            "left",
+        )
+        .withColumn(FLAGS_COLUMN, F.col("FLAGS"))
+        .drop("FLAG_KEY", "FLAGS")
+    )

@@ -10,8 +10,12 @@ Spark. A reader raises MidexError with file, row and what to do when it cannot r
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,28 +37,52 @@ class ParsedFile:
 Reader = Callable[[Path, str], ParsedFile]
 
 
-def _template(path: Path, name: str) -> ParsedFile:
-    from midex.formats import template
+@dataclass(frozen=True)
+class FormatSpec:
+    """A format a module of this package offers: define `FORMAT = FormatSpec(...)` in it.
 
-    return ParsedFile(template.read(path, name), "template")
+    detect(path) -> bool says whether a file is surely in this format (for --format auto), or
+    returns the precise format name (a layout's `layout:<name>`);
+    order sorts detectors (lower first; the template, which accepts most CSVs, comes last).
+    """
+
+    name: str
+    read: Reader
+    detect: Callable[[Path], bool | str | None] | None = None
+    order: int = 50
+    description: str = ""
 
 
-# format name -> reader(path, display name). Detection order is the order of DETECTORS.
-READERS: dict[str, Reader] = {"template": _template}
-DETECTORS: list[tuple[str, Callable[[Path], bool]]] = []
+@cache
+def formats() -> dict[str, FormatSpec]:
+    """Every format defined by a module of this package, by name."""
+    found: dict[str, FormatSpec] = {}
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        spec = getattr(module, "FORMAT", None)
+        if isinstance(spec, FormatSpec):
+            found[spec.name] = spec
+    return found
 
 
 def format_names() -> list[str]:
-    return ["auto", *READERS]
+    from midex.formats.layout import layout_names
+
+    return ["auto", *sorted(formats()), *(f"layout:{n}" for n in layout_names())]
 
 
 def detect_format(path: Path) -> str:
     """The first format whose detector recognises the file; the template otherwise."""
-    for name, recognises in DETECTORS:
+    specs = sorted(formats().values(), key=lambda s: (s.order, s.name))
+    for spec in specs:
+        if spec.detect is None:
+            continue
         try:
-            if recognises(path):
-                return name
-        except (OSError, ValueError, UnicodeDecodeError):
+            found = spec.detect(path)
+            if found:
+                return found if isinstance(found, str) else spec.name
+        except (OSError, ValueError, UnicodeDecodeError, MidexError, zipfile.BadZipFile):
+            # a damaged file is not recognised here; its reader says what is wrong with it
             continue
     return "template"
 
@@ -64,7 +92,11 @@ def read_submission(path: Path, fmt: str, display_name: str | None = None) -> Pa
     name = display_name or path.name
     if fmt == "auto":
         fmt = detect_format(path)
-    reader = READERS.get(fmt)
-    if reader is None:
-        raise MidexError(f"{name}: unknown format {fmt!r}; known formats: {', '.join(READERS)}")
-    return reader(path, name)
+    if fmt.startswith("layout:"):
+        from midex.formats.layout import read_layout
+
+        return read_layout(path, name, fmt.split(":", 1)[1])
+    spec = formats().get(fmt)
+    if spec is None:
+        raise MidexError(f"{name}: unknown format {fmt!r}; known formats: {', '.join(formats())}")
+    return spec.read(path, name)

@@ -1,4 +1,10 @@
-"""The long submission template (DESIGN.md), as CSV."""
+"""The long submission template (DESIGN.md), as CSV or as an Excel workbook (`midex template`).
+
+CSV: delimiter (comma, semicolon, tab) and encoding (UTF-8 with or without BOM, else
+Windows-1252) are found; a decimal comma is accepted when it is unambiguous (a semicolon- or
+tab-separated file whose values all read as numbers with a comma, and some comma not followed by
+exactly three digits, which could be a thousands separator).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +13,11 @@ import io
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from midex.errors import MidexError
+from midex.formats import FormatSpec, ParsedFile, sheets
 from midex.schema import load_schema
 
 _SNIFF_BYTES = 64 * 1024
@@ -39,12 +47,42 @@ def _detect_delimiter(first_line: str) -> str:
     return delimiter if counts[delimiter] else ","
 
 
+def _no_format(name: str, missing: list[str], header: list[str]) -> MidexError:
+    from midex.formats import formats
+    from midex.formats.layout import layout_names
+
+    known = ", ".join(n for n in sorted(formats()) if n != "layout")
+    return MidexError(
+        f"{name}: row 1: required column(s) {', '.join(missing)} missing "
+        f"(found: {', '.join(h for h in header if h)[:200] or 'nothing'}); the file matches no "
+        f"format midex reads ({known}, or one of {len(layout_names())} layouts): start from "
+        "the template (`midex template`), or ask the data team for a layout "
+        "(schemas/layouts/) if it holds figures midex collects"
+    )
+
+
 def read(path: Path, name: str) -> pa.Table:
-    """Read a template CSV into the raw table: every column as the submitted string."""
+    """Read a template CSV or XLSX into the raw table: every column as the submitted string."""
+    found = sheets.check_readable(path, name)
+    if found in ("xlsx", "xls"):
+        return read_workbook(path, name)
+    if found == "xml":
+        raise MidexError(
+            f"{name}: an XML file is not the template; for SDMX-ML use --format sdmx-ml"
+        )
     schema = load_schema()
     with path.open("rb") as fh:
         head = fh.read(_SNIFF_BYTES)
     encoding = _detect_encoding(head, name)
+    if encoding == "cp1252":
+        try:
+            head.decode("cp1252")
+        except UnicodeDecodeError as exc:
+            raise MidexError(
+                f"{name}: the text encoding is neither UTF-8 nor Windows-1252 (byte "
+                f"0x{head[exc.start]:02x} at offset {exc.start}); save the file as "
+                "'CSV UTF-8' and resubmit"
+            ) from exc
     text_head = head.decode(encoding, errors="replace")
     first_line = text_head.splitlines()[0] if text_head else ""
     delimiter = _detect_delimiter(first_line)
@@ -53,11 +91,7 @@ def read(path: Path, name: str) -> pa.Table:
     known = [c.name for c in schema.template_columns]
     missing = [c.name for c in schema.template_columns if c.required and c.name not in header]
     if missing:
-        raise MidexError(
-            f"{name}: row 1: required column(s) {', '.join(missing)} missing "
-            f"(found: {', '.join(h for h in header if h) or 'nothing'}); "
-            "start from the template (`midex template`)"
-        )
+        raise _no_format(name, missing, header)
     dupes = sorted({h for h in header if h and header.count(h) > 1})
     if dupes:
         raise MidexError(f"{name}: row 1: column(s) {', '.join(dupes)} appear twice; keep one")
@@ -97,7 +131,79 @@ def read(path: Path, name: str) -> pa.Table:
             f"{name}: {'; '.join(ragged[:5])}{more}; every row needs the header's "
             f"{len(header)} columns (check for a stray delimiter or a missing quote)"
         )
+    if delimiter != "," and "OBS_VALUE" in table.column_names:
+        table = table.set_column(
+            table.column_names.index("OBS_VALUE"),
+            "OBS_VALUE",
+            decimal_comma(table.column("OBS_VALUE").combine_chunks()),
+        )
     return to_raw(table, sheet=None)
+
+
+_COMMA_NUMBER = r"^\s*[-+]?\d+(,\d+)?\s*$"
+_THOUSANDS_LIKE = r"^\s*[-+]?\d{1,3},\d{3}\s*$"
+
+
+def decimal_comma(values: pa.Array) -> pa.Array:
+    """'41,14' -> '41.14' when every value is a number written with a decimal comma and some
+    comma cannot be a thousands separator; otherwise the values unchanged (harmonisation then
+    reports what is not a number)."""
+    filled = pc.fill_null(pc.utf8_trim_whitespace(values), "")
+    markers = pa.array([m.lower() for m in load_schema().missing_markers], pa.string())
+    present = pc.invert(pc.is_in(pc.utf8_lower(filled), value_set=markers))
+    candidates = pc.filter(filled, present)
+    if len(candidates) == 0:
+        return values
+    with_comma = pc.match_substring(candidates, ",")
+    if not pc.any(with_comma).as_py():
+        return values
+    if not pc.all(pc.match_substring_regex(candidates, _COMMA_NUMBER)).as_py():
+        return values
+    commas = pc.filter(candidates, with_comma)
+    if pc.all(pc.match_substring_regex(commas, _THOUSANDS_LIKE)).as_py():
+        return values  # "1,234" could be a thousand: ambiguous, leave it for the report
+    return pc.replace_substring(values, ",", ".")
+
+
+def read_workbook(path: Path, name: str) -> pa.Table:
+    """The template as an Excel workbook: the first sheet whose row 1 has the template's
+    columns (the data sheet of `midex template --format xlsx`)."""
+    from midex.formats.raw import RawRows
+
+    schema = load_schema()
+    known = [c.name for c in schema.template_columns]
+    chosen = None
+    for title in sheets.sheet_names(path, name):
+        sheet = sheets.read_sheet(path, name, title)
+        header = [h.strip().upper() for h in sheet.row(1)]
+        if "REF_AREA" in header:
+            chosen = sheet
+            break
+    if chosen is None:
+        first = sheets.read_sheet(path, name, 0)
+        header = [h.strip().upper() for h in first.row(1)]
+        missing = [c.name for c in schema.template_columns if c.required and c.name not in header]
+        raise _no_format(name, missing, header)
+    header = [h.strip().upper() for h in chosen.row(1)]
+    missing = [c.name for c in schema.template_columns if c.required and c.name not in header]
+    if missing:
+        raise _no_format(f"{name} (sheet {chosen.name})", missing, header)
+    dupes = sorted({h for h in header if h and header.count(h) > 1})
+    if dupes:
+        raise MidexError(
+            f"{name}: sheet {chosen.name}, row 1: column(s) {', '.join(dupes)} appear twice; keep one"
+        )
+    index = {h: j for j, h in enumerate(header) if h in known}
+    out = RawRows(schema)
+    for number, row in enumerate(chosen.rows[1:], start=2):
+        if sheets.blank(row):
+            continue
+        out.add(
+            {col: (row[j] if j < len(row) else "") for col, j in index.items()},
+            row=number,
+            sheet=chosen.name,
+        )
+    return out.table()
 
 
 def _ragged_rows(path: Path, encoding: str, delimiter: str, expected: int) -> list[str]:
@@ -124,3 +230,16 @@ def to_raw(table: pa.Table, sheet: str | None) -> pa.Table:
     columns["SOURCE_SHEET"] = pa.array([sheet] * n, pa.string())
     columns["SOURCE_COLUMN"] = pa.nulls(n, pa.string())
     return pa.table(columns)
+
+
+def _read_parsed(path: Path, name: str) -> ParsedFile:
+    return ParsedFile(read(path, name), "template")
+
+
+FORMAT = FormatSpec(
+    name="template",
+    read=_read_parsed,
+    detect=None,  # the fallback for --format auto
+    order=100,
+    description="the long submission template (CSV or XLSX)",
+)

@@ -1,0 +1,439 @@
+"""`layout:<name>`: a provider's own table described by a YAML file, schemas/layouts/<name>.yaml.
+
+Adding a provider's layout needs no Python. The keys (all optional unless said):
+
+    description: one line for people
+    detect: {contains: [texts], sheet: name}   # --format auto picks this layout when every text
+                                                # is a cell of the first rows (of that sheet)
+    encoding: cp437          # text files; default: found (UTF-8 with/without BOM, else cp1252)
+    delimiter: ","           # text files; default: found (comma, semicolon, tab)
+    sheet: "Table 1"         # Excel: sheet name or 0-based index; default: the first
+    header: 11               # the header row as a spreadsheet user sees it, or
+    header: {contains: "Country code"}   # the first row with a cell equal to this text
+    skip_rows: 0             # rows between the header and the data (units, notes)
+    end: blank_row           # the data stops at the first blank row (footnotes below it), or
+    footer_rows: 8           # ... this many rows at the end are not data
+    shape: wide              # wide: values in several columns (years as columns); long: one
+    dimensions:              # template column -> the source column (header text) giving it
+      REF_AREA: "Country code"
+    values:                  # the value column(s); a list of blocks for several
+      columns: '^\\d{4}$'    # a regex over header texts, a list of headers, or a range "F:L"
+                             # ("G:" = from G to the last column with a header)
+      header_is: TIME_PERIOD # the dimension the header text gives (wide)
+      header_pattern: '^(\\d{4})'  # the part of the header text to keep (first group)
+      fixed: {SEX: F}        # dimension values for this block only
+      missing: ["0.0"]       # extra missing markers for this block only
+    fixed: {INDICATOR: REMIT_IN, UNIT_MULT: "6"}   # the same value on every observation
+    codes: {COUNTERPART_AREA: {"-": ""}}           # source code -> template value, per column
+    where: {Coverage: [Both]}                      # keep only rows with these values
+    where_not_blank: ["Type of data"]              # keep only rows where these are filled in
+    comment: [Criteria]      # columns copied into COMMENT ("Criteria: Residence")
+    numbers: {decimal: ",", thousands: " "}        # the file's notation
+    missing: ["..", "n.a."]  # markers of no value, besides the schema's
+    tables: [...]            # several tables (sheets) in one file: each entry takes the keys
+                             # above and inherits the top-level ones
+
+Rows whose area is an aggregate or a former state (schemas/areas/overrides.yaml) are left out
+and reported in the parse notes, as are empty cells and rows a `where` filter drops.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from midex.errors import MidexError
+from midex.formats import FormatSpec, ParsedFile
+from midex.formats.areas import NOTE_WHAT, non_countries
+from midex.formats.raw import RawRows, count_note, normalise_number
+from midex.formats.sheets import (
+    Sheet,
+    blank,
+    check_readable,
+    detect_encoding,
+    head,
+    kind,
+    read_sheet,
+    read_text,
+    text_rows,
+)
+from midex.schema import load_schema
+
+AREA_COLUMNS = ("REF_AREA", "COUNTERPART_AREA")
+_DETECT_ROWS = 30
+_KNOWN_KEYS = {
+    "description", "detect", "encoding", "delimiter", "sheet", "header", "skip_rows", "end",
+    "footer_rows", "shape", "dimensions", "values", "fixed", "codes", "where",
+    "where_not_blank", "comment", "numbers", "missing", "tables",
+}  # fmt: skip
+
+
+def layouts_dir() -> Path:
+    return load_schema().root / "layouts"
+
+
+def layout_names() -> list[str]:
+    folder = layouts_dir()
+    return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+@cache
+def _load(path: Path, mtime: float) -> dict[str, Any]:
+    try:
+        with path.open(encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+    except (OSError, yaml.YAMLError) as exc:
+        raise MidexError(f"layout {path.name}: cannot be read ({exc}); fix the YAML") from exc
+    if not isinstance(doc, dict):
+        raise MidexError(
+            f"layout {path.name}: expected a mapping of keys (see midex.formats.layout)"
+        )
+    return doc
+
+
+def load_layout(layout: str) -> dict[str, Any]:
+    path = layouts_dir() / f"{layout}.yaml"
+    if not path.is_file():
+        known = ", ".join(layout_names()) or "none"
+        raise MidexError(
+            f"unknown layout {layout!r}; known layouts: {known} "
+            "(a layout is a YAML file in schemas/layouts/)"
+        )
+    doc = _load(path, path.stat().st_mtime)
+    for table in [doc, *(doc.get("tables") or [])]:
+        unknown = sorted(set(table) - _KNOWN_KEYS)
+        if unknown:
+            raise MidexError(f"layout {layout}: unknown key(s) {', '.join(unknown)}")
+    return doc
+
+
+def _norm(text: str) -> str:
+    return " ".join(str(text).split()).casefold()
+
+
+def _col_index(letters: str) -> int:
+    n = 0
+    for ch in letters.strip().upper():
+        n = n * 26 + (ord(ch) - 64)
+    return n - 1
+
+
+# ---------------------------------------------------------------------------------- reading
+
+
+def _open(path: Path, name: str, spec: dict[str, Any]) -> Sheet:
+    found = check_readable(path, name)
+    if found in ("xlsx", "xls"):
+        return read_sheet(path, name, spec.get("sheet"))
+    if found == "xml":
+        raise MidexError(f"{name}: an XML file cannot be read with a layout; try --format sdmx-ml")
+    text = read_text(path, name, spec.get("encoding")).lstrip("\ufeff")
+    return Sheet(None, text_rows(text, spec.get("delimiter")))
+
+
+def _header_row(sheet: Sheet, spec: dict[str, Any], name: str, layout: str) -> int:
+    header = spec.get("header", 1)
+    if isinstance(header, int):
+        return header
+    if isinstance(header, dict) and "contains" in header:
+        wanted = _norm(header["contains"])
+        for i, row in enumerate(sheet.rows):
+            if any(_norm(c) == wanted for c in row):
+                return i + 1
+        raise MidexError(
+            f"{name}: no header row with a cell {header['contains']!r}"
+            f"{f' on sheet {sheet.name!r}' if sheet.name else ''}; this file does not have the "
+            f"layout {layout!r}: check the file or choose another --format"
+        )
+    raise MidexError(f"layout {layout}: header must be a row number or {{contains: text}}")
+
+
+@dataclass
+class _Block:
+    columns: list[int]
+    header_is: str | None
+    pattern: re.Pattern[str] | None
+    fixed: dict[str, str]
+    missing: frozenset[str]
+
+
+def _blocks(spec: dict[str, Any], header: list[str], name: str, layout: str) -> list[_Block]:
+    raw = spec.get("values")
+    if raw is None:
+        raise MidexError(f"layout {layout}: `values` (the value column or columns) is required")
+    entries = raw if isinstance(raw, list) else [raw]
+    blocks = []
+    for entry in entries:
+        if isinstance(entry, str):
+            entry = {"columns": [entry]}
+        sel = entry.get("columns", entry.get("column"))
+        if isinstance(sel, str) and re.fullmatch(r"[A-Za-z]{1,3}:[A-Za-z]{0,3}", sel):
+            start, _, stop = sel.partition(":")  # "G:" runs to the header's last column
+            last = _col_index(stop) if stop else len(header) - 1
+            cols = [
+                j
+                for j in range(_col_index(start), last + 1)
+                if j < len(header) and header[j].strip()
+            ]
+        elif isinstance(sel, list):
+            wanted = [_norm(s) for s in sel]
+            cols = [j for j, h in enumerate(header) if _norm(h) in wanted]
+            missing = [s for s, w in zip(sel, wanted, strict=True) if w not in map(_norm, header)]
+            if missing:
+                raise MidexError(
+                    f"{name}: value column(s) {', '.join(map(repr, missing))} not in the header "
+                    f"(found: {', '.join(h for h in header if h)}); the file does not match "
+                    f"layout {layout!r}"
+                )
+        elif isinstance(sel, str):
+            rx = re.compile(sel)
+            cols = [j for j, h in enumerate(header) if rx.search(" ".join(h.split()))]
+        else:
+            raise MidexError(f"layout {layout}: values.columns must be a regex, list or range")
+        if not cols:
+            raise MidexError(
+                f"{name}: no value columns match {sel!r} in the header; the file does not "
+                f"match layout {layout!r}"
+            )
+        pattern = entry.get("header_pattern")
+        blocks.append(
+            _Block(
+                columns=cols,
+                header_is=entry.get("header_is"),
+                pattern=re.compile(pattern) if pattern else None,
+                fixed={k: str(v) for k, v in (entry.get("fixed") or {}).items()},
+                missing=frozenset(str(m).strip().lower() for m in entry.get("missing") or ()),
+            )
+        )
+    return blocks
+
+
+def _find(header: list[str], column: str, name: str, layout: str, row: int) -> int:
+    wanted = _norm(column)
+    for j, h in enumerate(header):
+        if _norm(h) == wanted:
+            return j
+    raise MidexError(
+        f"{name}: row {row}: no column {column!r} in the header (found: "
+        f"{', '.join(h.strip() for h in header if h.strip())}); the file does not match layout "
+        f"{layout!r}: check the file or choose another --format"
+    )
+
+
+def _read_table(
+    path: Path, name: str, layout: str, spec: dict[str, Any], out: RawRows, notes: list[str]
+) -> None:
+    schema = out.schema
+    sheet = _open(path, name, spec)
+    h = _header_row(sheet, spec, name, layout)
+    header = sheet.row(h)
+    if not header:
+        raise MidexError(f"{name}: row {h} (the layout's header row) is empty")
+    dims = {
+        col: _find(header, src, name, layout, h)
+        for col, src in (spec.get("dimensions") or {}).items()
+    }
+    blocks = _blocks(spec, header, name, layout)
+    where = {
+        _find(header, col, name, layout, h): {_norm(v) for v in allowed}
+        for col, allowed in (spec.get("where") or {}).items()
+    }
+    not_blank = [_find(header, c, name, layout, h) for c in spec.get("where_not_blank") or ()]
+    comment_cols = [(c, _find(header, c, name, layout, h)) for c in spec.get("comment") or ()]
+    fixed = {k: str(v) for k, v in (spec.get("fixed") or {}).items()}
+    codes = {
+        col: {_norm(k): ("" if v is None else str(v)) for k, v in mapping.items()}
+        for col, mapping in (spec.get("codes") or {}).items()
+    }
+    numbers = spec.get("numbers") or {}
+    decimal, thousands = str(numbers.get("decimal", ".")), numbers.get("thousands")
+    missing = {m.lower() for m in schema.missing_markers} | {
+        str(m).strip().lower() for m in spec.get("missing") or ()
+    }
+    others = non_countries(schema)
+
+    first = h + 1 + int(spec.get("skip_rows", 0))
+    last = len(sheet.rows) - int(spec.get("footer_rows", 0))
+    stop_at_blank = spec.get("end") == "blank_row"
+
+    def code(col: str, value: str) -> str:
+        mapping = codes.get(col)
+        if mapping is None:
+            return value
+        return mapping.get(_norm(value), value)
+
+    header_values: list[dict[int, str]] = []
+    for block in blocks:
+        texts = {}
+        for j in block.columns:
+            text = " ".join(header[j].split()) if j < len(header) else ""
+            if block.pattern:
+                m = block.pattern.search(text)
+                text = (m.group(1) if m.groups() else m.group(0)) if m else text
+            texts[j] = code(block.header_is, text) if block.header_is else text
+        header_values.append(texts)
+
+    left_out: dict[str, list[str]] = {"aggregate": [], "former": []}
+    left_out_cells: dict[str, list[str]] = {"aggregate": [], "former": []}
+    filtered: list[str] = []
+    empty = 0
+    rows = 0
+    for i in range(first - 1, last):
+        row = sheet.rows[i]
+        if blank(row):
+            if stop_at_blank and rows:
+                break
+            continue
+        rows += 1
+
+        def cell(j: int, row: list[str] = row) -> str:
+            return row[j].strip() if j < len(row) else ""
+
+        dropped = [
+            f"{header[j].strip()} = {cell(j) or '(blank)'}"
+            for j, allowed in where.items()
+            if _norm(cell(j)) not in allowed
+        ] + [f"{header[j].strip()} blank" for j in not_blank if not cell(j)]
+        if dropped:
+            filtered.append(dropped[0])
+            continue
+        base = {**fixed, **{col: code(col, cell(j)) for col, j in dims.items()}}
+        skip = next(
+            (others.kind(base.get(c)) for c in AREA_COLUMNS if others.kind(base.get(c))), None
+        )
+        if skip:
+            left_out[skip].append(next(base[c] for c in AREA_COLUMNS if others.kind(base.get(c))))
+            continue
+        if comment_cols:
+            texts = [f"{c}: {cell(j)}" for c, j in comment_cols if cell(j)]
+            if texts:
+                base["COMMENT"] = "; ".join(texts)
+        for block, texts in zip(blocks, header_values, strict=True):
+            for j in block.columns:
+                value = cell(j)
+                if value.lower() in missing or value.lower() in block.missing:
+                    empty += 1
+                    continue
+                values = {**base, **block.fixed}
+                if block.header_is:
+                    values[block.header_is] = texts[j]
+                    kind_ = others.kind(texts[j]) if block.header_is in AREA_COLUMNS else None
+                    if kind_:
+                        left_out_cells[kind_].append(texts[j])
+                        continue
+                values["OBS_VALUE"] = normalise_number(value, decimal, thousands)
+                out.add(values, row=i + 1, sheet=sheet.name, column=" ".join(header[j].split()))
+    where_in = f" (sheet {sheet.name})" if sheet.name and spec.get("_many") else ""
+    for what, values in left_out.items():
+        if values:
+            notes.append(count_note(f"{NOTE_WHAT[what]}{where_in}", values))
+    for what, values in left_out_cells.items():
+        if values:
+            what_cells = NOTE_WHAT[what].replace("rows of", "values for")
+            notes.append(count_note(f"{what_cells} (columns){where_in}", values))
+    if filtered:
+        counts = Counter(filtered)
+        listed = ", ".join(f"{k} ({n})" for k, n in sorted(counts.items())[:8])
+        notes.append(f"{len(filtered)} rows left out by the layout's filter{where_in}: {listed}")
+    if empty:
+        notes.append(f"{empty} empty or missing cells (no value) left out{where_in}")
+
+
+def read_layout(path: Path, name: str, layout: str) -> ParsedFile:
+    doc = load_layout(layout)
+    tables = doc.get("tables")
+    specs = (
+        [{**{k: v for k, v in doc.items() if k != "tables"}, **t, "_many": True} for t in tables]
+        if tables
+        else [doc]
+    )
+    out = RawRows()
+    notes: list[str] = []
+    for spec in specs:
+        _read_table(path, name, layout, spec, out, notes)
+    return ParsedFile(out.table(), f"layout:{layout}", notes)
+
+
+# -------------------------------------------------------------------------------- detection
+
+
+def _first_rows(path: Path, doc: dict[str, Any], sheet: str | int | None) -> list[list[str]] | None:
+    found = kind(path)
+    if found == "xlsx":
+        import openpyxl
+
+        from midex.formats.raw import cell_text
+
+        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            names = wb.sheetnames
+            title = names[0] if sheet is None else sheet if isinstance(sheet, str) else names[sheet]
+            if title not in names:
+                return None
+            return [
+                [cell_text(v) for v in r]
+                for r in wb[title].iter_rows(max_row=_DETECT_ROWS, values_only=True)
+            ]
+        finally:
+            wb.close()
+    if found == "xls":
+        try:
+            return read_sheet(path, path.name, sheet).rows[:_DETECT_ROWS]
+        except MidexError:
+            return None
+    if found == "text":
+        data = head(path)
+        text = data.decode(doc.get("encoding") or detect_encoding(data), errors="replace")
+        return text_rows("\n".join(text.lstrip("\ufeff").splitlines()[:_DETECT_ROWS]),
+                         doc.get("delimiter"))  # fmt: skip
+    return None
+
+
+def detect(path: Path) -> str | None:
+    """The first layout (by name) whose `detect` texts all appear in the file's first rows."""
+    cache: dict[Any, list[list[str]] | None] = {}
+    for layout in layout_names():
+        try:
+            doc = load_layout(layout)
+        except MidexError:
+            continue
+        rule = doc.get("detect")
+        if not rule:
+            continue
+        sheet = rule.get("sheet", doc.get("sheet"))
+        key = (sheet, doc.get("encoding"), doc.get("delimiter"))
+        if key not in cache:
+            try:
+                cache[key] = _first_rows(path, doc, sheet)
+            except (MidexError, OSError, ValueError, KeyError, IndexError, zipfile.BadZipFile):
+                cache[key] = None
+        rows = cache[key]
+        if not rows:
+            continue
+        cells = {_norm(c) for r in rows for c in r if c.strip()}
+        if all(_norm(t) in cells for t in rule.get("contains") or ()):
+            return f"layout:{layout}"
+    return None
+
+
+def _read_bare(path: Path, name: str) -> ParsedFile:
+    raise MidexError(
+        f"{name}: name the layout: --format layout:<name> (known layouts: "
+        f"{', '.join(layout_names()) or 'none'})"
+    )
+
+
+FORMAT = FormatSpec(
+    name="layout",
+    read=_read_bare,
+    detect=detect,  # type: ignore[arg-type]  # returns the chosen layout's format name
+    order=60,
+    description="a provider's own table described by schemas/layouts/<name>.yaml",
+)

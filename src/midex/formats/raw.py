@@ -1,0 +1,89 @@
+"""Building the raw table the readers return (see midex.formats): template columns as strings
+plus lineage, and the small notations every non-template reader needs (numbers as the file
+writes them, cells as text)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import Counter
+from typing import Any
+
+import pyarrow as pa
+
+from midex.schema import Schema, load_schema
+
+
+class RawRows:
+    """Collects observations column by column; `table()` gives the raw pyarrow table."""
+
+    def __init__(self, schema: Schema | None = None) -> None:
+        self.schema = schema or load_schema()
+        self.names = [c.name for c in self.schema.template_columns]
+        self.columns: dict[str, list[str | None]] = {n: [] for n in self.names}
+        self.rows: list[int] = []
+        self.sheets: list[str | None] = []
+        self.source_columns: list[str | None] = []
+
+    def add(
+        self,
+        values: dict[str, str | None],
+        row: int,
+        sheet: str | None = None,
+        column: str | None = None,
+    ) -> None:
+        for name in self.names:
+            self.columns[name].append(values.get(name))
+        self.rows.append(row)
+        self.sheets.append(sheet)
+        self.source_columns.append(column)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def table(self) -> pa.Table:
+        data: dict[str, pa.Array] = {n: pa.array(self.columns[n], pa.string()) for n in self.names}
+        data["SOURCE_ROW"] = pa.array(self.rows, pa.int64())
+        data["SOURCE_SHEET"] = pa.array(self.sheets, pa.string())
+        data["SOURCE_COLUMN"] = pa.array(self.source_columns, pa.string())
+        return pa.table(data)
+
+
+def cell_text(value: Any) -> str:
+    """A spreadsheet cell as the text a user sees: 2000.0 -> '2000', None -> ''."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def normalise_number(text: str, decimal: str = ".", thousands: str | None = None) -> str:
+    """A number in the file's notation -> the point-decimal notation harmonisation parses.
+
+    Only notation changes: '1 234,5' with decimal ',' and thousands ' ' -> '1234.5'. Text that
+    is not a number is returned stripped, for harmonisation to report.
+    """
+    value = text.strip()
+    if thousands:
+        if thousands.isspace():
+            value = re.sub(r"(?<=\d)\s+(?=\d{3}\b)", "", value)
+        else:
+            value = value.replace(thousands, "")
+    if decimal != ".":
+        value = value.replace(decimal, ".")
+    return value
+
+
+def count_note(what: str, values: list[str], limit: int = 12) -> str:
+    """'12 rows of aggregates left out: World (3), Low income, …' for a provider's report."""
+    counts = Counter(values)
+    shown = [f"{v} ({n})" if n > 1 else v for v, n in sorted(counts.items())[:limit]]
+    more = f" and {len(counts) - limit} more" if len(counts) > limit else ""
+    return f"{len(values)} {what}: {', '.join(shown)}{more}"

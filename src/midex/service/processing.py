@@ -1,0 +1,201 @@
+"""What happens after an upload: the catalog is the queue; something must take the work.
+
+* embedded (default): one worker thread in the service process owns the one Spark session and
+  runs `midex.pipeline.run` for each pending submission, one after another; it also publishes.
+* Airflow (MIDEX_AIRFLOW_URL set): the service triggers the `midex_intake` DAG through Airflow's
+  REST API (POST /api/v2/dags/midex_intake/dagRuns). If Airflow cannot be reached the submission
+  still waits in the catalog, and the DAG's own schedule picks it up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import urllib.error
+import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+from midex.catalog import SubmissionStatus
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from midex.pipeline import Context
+
+log = logging.getLogger("midex.service")
+
+# failed submissions are not retried by the worker on its own (they would loop); `retry` does it
+WORKER_STATUSES = (SubmissionStatus.received, SubmissionStatus.parsed, SubmissionStatus.harmonised)
+
+
+class Processor:
+    mode = "none"
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def notify(self, submission_id: int) -> str:
+        """Tell processing that a submission waits; returns a line for the uploader."""
+        return "queued"
+
+    def alive(self) -> bool:
+        return True
+
+    def publish(self, as_of: Any = None, embargo_until: Any = None) -> Any:
+        from midex.errors import MidexError
+
+        raise MidexError("publishing is not available in this service mode")
+
+
+class EmbeddedWorker(Processor):
+    """One thread, one Spark session, the catalog as the queue."""
+
+    mode = "embedded"
+
+    def __init__(self, ctx: Context, spark: SparkSession | None = None) -> None:
+        self.ctx = ctx
+        self._spark = spark
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._drain_queued = False
+
+    def spark(self) -> SparkSession:
+        if self._spark is None:
+            from midex.spark import build_session
+
+            self._spark = build_session(self.ctx.settings, app_name="midex-service")
+        return self._spark
+
+    def start(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="midex-worker")
+        self._schedule_drain()  # whatever was pending before a restart
+
+    def stop(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def alive(self) -> bool:
+        return self._executor is not None
+
+    def _schedule_drain(self) -> Future | None:
+        with self._lock:
+            if self._drain_queued or self._executor is None:
+                return None
+            self._drain_queued = True
+            return self._executor.submit(self._drain)
+
+    def _drain(self) -> None:
+        from midex.pipeline import run
+
+        with self._lock:
+            self._drain_queued = False
+        for sub in self.ctx.catalog.submissions(WORKER_STATUSES):
+            try:
+                _, failures = run(self.ctx, self.spark(), sub.id)
+                for failure in failures:
+                    log.error("processing failed: %s", failure)
+            except Exception:  # recorded as failed in the catalog; the worker goes on
+                log.exception("submission %s: processing crashed", sub.id)
+
+    def notify(self, submission_id: int) -> str:
+        self._schedule_drain()
+        return "queued for processing in this service"
+
+    def retry(self, submission_id: int) -> None:
+        self.ctx.catalog.update_submission(submission_id, status=SubmissionStatus.received)
+        self._schedule_drain()
+
+    def publish(self, as_of: Any = None, embargo_until: Any = None) -> Any:
+        """Publish a release in the worker thread (the one Spark user); waits for it."""
+        import inspect
+
+        from midex.pipeline import publish
+
+        kwargs: dict[str, Any] = {"as_of": as_of}
+        if embargo_until is not None:
+            if "embargo_until" not in inspect.signature(publish).parameters:
+                from midex.errors import MidexError
+
+                raise MidexError("this midex cannot embargo releases yet")
+            kwargs["embargo_until"] = embargo_until
+        assert self._executor is not None
+        return self._executor.submit(lambda: publish(self.ctx, self.spark(), **kwargs)).result()
+
+    def wait_idle(self, timeout: float = 300) -> None:
+        """Block until everything queued so far is done (tests, shutdown)."""
+        assert self._executor is not None
+        self._executor.submit(lambda: None).result(timeout=timeout)
+
+
+class AirflowTrigger(Processor):
+    """Trigger `midex_intake` through Airflow 3's REST API (v2)."""
+
+    mode = "airflow"
+    DAG_ID = "midex_intake"
+
+    def __init__(
+        self,
+        url: str,
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 10,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.username = username
+        self.password = password
+        self.timeout = timeout
+
+    def _post(self, path: str, body: dict[str, Any], token: str | None = None) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(
+            self.url + path, data=json.dumps(body).encode(), headers=headers, method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            return json.loads(response.read() or b"{}")
+
+    def _token(self) -> str | None:
+        if not self.username:
+            return None
+        answer = self._post("/auth/token", {"username": self.username, "password": self.password})
+        return answer.get("access_token")
+
+    def trigger(self, conf: dict[str, Any], dag_id: str = DAG_ID) -> dict[str, Any]:
+        return self._post(
+            f"/api/v2/dags/{dag_id}/dagRuns",
+            {"logical_date": None, "conf": conf},
+            self._token(),
+        )
+
+    def notify(self, submission_id: int) -> str:
+        try:
+            run = self.trigger({"submission_id": submission_id})
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            log.warning("Airflow trigger failed for submission %s: %s", submission_id, exc)
+            return "queued; Airflow did not answer, its schedule will pick the file up"
+        return f"queued; Airflow run {run.get('dag_run_id', '?')} of {self.DAG_ID} started"
+
+    def retry(self, submission_id: int) -> None:
+        self.notify(submission_id)
+
+    def publish(self, as_of: Any = None, embargo_until: Any = None) -> Any:
+        """Trigger a manual run of `midex_release` (its params: as_of, embargo_until)."""
+        conf = {
+            "as_of": as_of.isoformat() if as_of else None,
+            "embargo_until": embargo_until.isoformat() if embargo_until else None,
+        }
+        return self.trigger(conf, dag_id="midex_release")
+
+
+def processor_for(ctx: Context, spark: SparkSession | None = None) -> Processor:
+    settings = ctx.settings
+    if settings.airflow_url:
+        return AirflowTrigger(
+            settings.airflow_url, settings.airflow_username, settings.airflow_password
+        )
+    return EmbeddedWorker(ctx, spark)

@@ -1,0 +1,142 @@
+"""Declarative layouts (schemas/layouts/*.yaml) on tiny inline files, in an isolated schema copy."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from midex.errors import MidexError
+from midex.formats import detect_format, format_names, read_submission
+from tests.conftest import REPO, write
+
+
+@pytest.fixture
+def layouts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of schemas/ whose layouts folder the test fills."""
+    root = tmp_path / "schemas"
+    shutil.copytree(REPO / "schemas", root)
+    shutil.rmtree(root / "layouts")
+    (root / "layouts").mkdir()
+    monkeypatch.setenv("MIDEX_SCHEMAS", str(root))  # settings are read on every call
+    return root / "layouts"
+
+
+def table_rows(parsed, *cols: str) -> list[tuple]:  # type: ignore[no-untyped-def]
+    return list(zip(*(parsed.table.column(c).to_pylist() for c in cols), strict=True))
+
+
+WIDE = """\
+# a national office's remittance workbook, exported as CSV in cp437
+description: test layout
+detect: {contains: ["Pays", "Type"]}
+encoding: cp437
+delimiter: ";"
+header: {contains: "Pays"}
+end: blank_row
+dimensions:
+  REF_AREA: Pays
+values:
+  columns: '^\\d{4}'
+  header_is: TIME_PERIOD
+  header_pattern: '^(\\d{4})'
+where_not_blank: [Type]
+fixed: {INDICATOR: REMIT_IN, UNIT_MULT: "6"}
+numbers: {decimal: ",", thousands: " "}
+missing: ["n.d."]
+"""
+
+
+def test_wide_layout_reads_years_as_columns(layouts: Path, tmp_path: Path) -> None:
+    (layouts / "office_remit.yaml").write_text(WIDE, encoding="utf-8")
+    text = (
+        "Banque centrale;;;\n"
+        "\n"
+        "Pays;Type;2021 (p);2022\n"
+        "Côte d'Ivoire;C; 1 234,5;n.d.\n"
+        "Afrique de l'Ouest;;99;98\n"
+        "World;C;1;2\n"
+        "Sénégal;C;2 670;2 750,25\n"
+        "\n"
+        "Source: banque centrale\n"
+    )
+    path = write(tmp_path / "remit.csv", text, encoding="cp437")
+    assert detect_format(path) == "layout:office_remit"
+    assert "layout:office_remit" in format_names()
+    parsed = read_submission(path, "auto")
+    assert parsed.format == "layout:office_remit"
+    assert table_rows(
+        parsed, "REF_AREA", "INDICATOR", "TIME_PERIOD", "OBS_VALUE", "UNIT_MULT", "SOURCE_ROW",
+        "SOURCE_COLUMN",
+    ) == [
+        ("Côte d'Ivoire", "REMIT_IN", "2021", "1234.5", "6", 4, "2021 (p)"),
+        ("Sénégal", "REMIT_IN", "2021", "2670", "6", 7, "2021 (p)"),
+        ("Sénégal", "REMIT_IN", "2022", "2750.25", "6", 7, "2022"),
+    ]  # fmt: skip
+    notes = " | ".join(parsed.notes)
+    assert "1 rows of aggregates" in notes and "World" in notes
+    assert "1 rows left out by the layout's filter: Type blank (1)" in notes
+    assert "1 empty or missing cells" in notes
+
+
+def test_long_layout_with_code_map_and_sheet_blocks(layouts: Path, tmp_path: Path) -> None:
+    from openpyxl import Workbook
+
+    (layouts / "flows.yaml").write_text(
+        """
+sheet: Flows
+header: 2
+dimensions: {REF_AREA: Country, COUNTERPART_AREA: Origin, TIME_PERIOD: Year, INDICATOR: Kind}
+codes:
+  INDICATOR: {Arrivals: MIG_INFLOW}
+  COUNTERPART_AREA: {"-": ""}
+where: {Kind: [Arrivals]}
+comment: [Source]
+values:
+  - {columns: [Men], fixed: {SEX: M}}
+  - {columns: [Women], fixed: {SEX: F}}
+""",
+        encoding="utf-8",
+    )
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Flows"
+    ws.append(["Migration flows"])
+    ws.append(["Country", "Origin", "Year", "Kind", "Men", "Women", "Source"])
+    ws.append(["PHL", "-", 2022, "Arrivals", 10, 12.5, "register"])
+    ws.append(["PHL", "USA", 2022, "Departures", 1, 1, None])
+    path = tmp_path / "flows.xlsx"
+    wb.save(path)
+    parsed = read_submission(path, "layout:flows")
+    assert table_rows(
+        parsed, "REF_AREA", "COUNTERPART_AREA", "INDICATOR", "SEX", "TIME_PERIOD", "OBS_VALUE",
+        "COMMENT", "SOURCE_ROW", "SOURCE_SHEET",
+    ) == [
+        ("PHL", "", "MIG_INFLOW", "M", "2022", "10", "Source: register", 3, "Flows"),
+        ("PHL", "", "MIG_INFLOW", "F", "2022", "12.5", "Source: register", 3, "Flows"),
+    ]  # fmt: skip
+
+
+def test_layout_errors_name_the_file_and_what_to_do(layouts: Path, tmp_path: Path) -> None:
+    (layouts / "office_remit.yaml").write_text(WIDE, encoding="utf-8")
+    other = write(tmp_path / "other.csv", "a;b\n1;2\n")
+    with pytest.raises(MidexError, match="other.csv: no header row with a cell 'Pays'"):
+        read_submission(other, "layout:office_remit")
+    with pytest.raises(MidexError, match="unknown layout 'nope'; known layouts: office_remit"):
+        read_submission(other, "layout:nope")
+    (layouts / "typo.yaml").write_text("header: 1\nvalue: [x]\n", encoding="utf-8")
+    with pytest.raises(MidexError, match="layout typo: unknown key"):
+        read_submission(other, "layout:typo")
+
+
+def test_shipped_layouts_all_load() -> None:
+    """Every layout in schemas/layouts parses with known keys and names a value column."""
+    from midex.formats.layout import load_layout
+
+    names = sorted(p.stem for p in (REPO / "schemas" / "layouts").glob("*.yaml"))
+    assert {"knomad_remittance_inflows", "undesa_2013_origin_destination"} <= set(names)
+    for name in names:
+        doc = load_layout(name)
+        tables = doc.get("tables") or [doc]
+        assert all("values" in t or "values" in doc for t in tables), name
