@@ -77,13 +77,9 @@ def midex_intake() -> None:
 
     @task(trigger_rule="all_done")
     def resolve() -> None:
-        from midex.pipeline import Context, needs_resolve
-        from midex.submit_job import spark_submit
+        from midex.orchestration import resolve_if_needed
 
-        if needs_resolve(Context.open()):
-            spark_submit("resolve", [])
-        else:
-            print("observations are up to date")
+        resolve_if_needed()
 
     @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=5))
     def report(submission_ids: list[int]) -> dict[str, str]:

@@ -57,13 +57,9 @@ RELEASES = Asset(name="midex_releases", uri=RELEASES_ASSET_URI)
 def midex_release() -> None:
     @task
     def resolve() -> None:
-        from midex.pipeline import Context, needs_resolve
-        from midex.submit_job import spark_submit
+        from midex.orchestration import resolve_if_needed
 
-        if needs_resolve(Context.open()):
-            spark_submit("resolve", [])
-        else:
-            print("observations are up to date")
+        resolve_if_needed()
 
     @task.short_circuit(execution_timeout=timedelta(minutes=5))
     def release_due(dag_run=None) -> bool:

@@ -58,13 +58,9 @@ def midex_reprocess() -> None:
     @task
     def resolve() -> None:
         # reprocess resolves when it changed something; this catches a run that crashed between
-        from midex.pipeline import Context, needs_resolve
-        from midex.submit_job import spark_submit
+        from midex.orchestration import resolve_if_needed
 
-        if needs_resolve(Context.open()):
-            spark_submit("resolve", [])
-        else:
-            print("observations are up to date")
+        resolve_if_needed()
 
     reprocess(selection()) >> resolve()
 

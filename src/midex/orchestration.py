@@ -90,6 +90,18 @@ def _timestamp(name: str, value: str | None) -> datetime | None:
         ) from exc
 
 
+def resolve_if_needed() -> None:
+    """The DAGs' resolve task: run jobs/resolve.py when accepted submissions are not yet in
+    `observations` (no JVM is started when there is nothing to do)."""
+    from midex.pipeline import Context, needs_resolve
+    from midex.submit_job import spark_submit
+
+    if needs_resolve(Context.open()):
+        spark_submit("resolve", [])
+    else:
+        print("observations are up to date")
+
+
 def reprocess_args(provider: str | None, indicator: str | None, all_: bool) -> list[str]:
     """Arguments of jobs/reprocess.py; at least one selector, as `midex reprocess` requires."""
     args: list[str] = []
