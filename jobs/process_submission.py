@@ -1,4 +1,4 @@
-"""Harmonise and validate submissions (one per DAG task; several in one Spark start by hand).
+"""Harmonise and validate submissions (one per DAG task; several at once, in one Spark plan, by hand).
 
 Reads:   raw/submission=<id>/ (or the landed file when the submission is only received)
 Writes:  harmonised/submission=<id>/, quarantine/submission=<id>/, reports/submission=<id>/
@@ -20,26 +20,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--submission", type=int, action="append", required=True)
     args = parser.parse_args(argv)
 
-    from midex.pipeline import Context, process
+    from midex.pipeline import Context, process_batch
     from midex.spark import build_session
 
     ctx = Context.open()
     subs = [ctx.catalog.submission(i) for i in args.submission]
     name = "-".join(str(i) for i in args.submission)
     spark = build_session(ctx.settings, app_name=f"midex-process-{name}")
-    failed = 0
     try:
-        for sub in subs:
-            try:
-                sub = process(ctx, spark, sub)
-            except Exception as exc:
-                print(f"submission {sub.id} failed: {exc}", file=sys.stderr)
-                failed += 1
-                continue
-            print(f"submission {sub.id}: {sub.status}")
+        results, failures = process_batch(ctx, spark, subs)
     finally:
         spark.stop()
-    return 1 if failed else 0
+    for sub in results:
+        print(f"submission {sub.id}: {sub.status}")
+    for failure in failures:
+        print(f"failed: {failure}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ to do), never silently away.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import reduce
+from operator import or_
 from typing import TYPE_CHECKING
 
 from midex.countries import NOT_APPLICABLE, resolve_areas
@@ -95,10 +97,13 @@ def _blank_to_null(name: str) -> Column:
     return F.nullif(F.trim(F.col(name)), F.lit(""))
 
 
-def _problem(cond: Column, rule: str, column: str, value: Column, message: Column) -> Column:
+def _problem(
+    cond: Column, rule: str, column: str, value: Column, message: Column
+) -> tuple[Column, Column]:
+    """(whether the row has this problem, the problem as a struct when it has)."""
     from pyspark.sql import functions as F
 
-    return F.when(
+    return cond, F.when(
         cond,
         F.struct(
             F.lit(rule).alias("rule"),
@@ -138,14 +143,51 @@ def normalise_period(value: Column) -> Column:
     )
 
 
+CONTEXT_SCHEMA = (
+    "SUBMISSION_ID long, CTX_PROVIDER string, CTX_NATURE string, CTX_SHA256 string, "
+    "CTX_ALLOWED array<string>, CTX_ALLOWED_TEXT string"
+)
+
+
+def contexts_frame(spark: SparkSession, contexts: list[SubmissionContext]) -> DataFrame:
+    """One row per submission: what harmonisation needs to know about it (a broadcast join)."""
+    return spark.createDataFrame(
+        [
+            (
+                c.submission_id,
+                c.provider,
+                c.nature,
+                c.sha256,
+                list(c.allowed_areas),
+                ", ".join(c.allowed_areas),
+            )
+            for c in contexts
+        ],
+        CONTEXT_SCHEMA,
+    )
+
+
 def harmonise(
-    raw: DataFrame, maps: Mappings, ctx: SubmissionContext, schema: Schema
+    raw: DataFrame,
+    maps: Mappings,
+    ctx: SubmissionContext | list[SubmissionContext],
+    schema: Schema,
 ) -> tuple[DataFrame, DataFrame]:
-    """Return (harmonised observations, quarantined raw rows with their PROBLEMS)."""
+    """Return (harmonised observations, quarantined raw rows with their PROBLEMS).
+
+    One submission (`ctx` one context), or a batch in one Spark plan: `raw` then has a
+    SUBMISSION_ID column and `ctx` lists a context per submission (provider, scope, file)."""
     from pyspark.sql import functions as F
 
+    contexts = ctx if isinstance(ctx, list) else [ctx]
+    raw_columns = [c for c in raw.columns if c != "SUBMISSION_ID"]
+    if "SUBMISSION_ID" not in raw.columns:
+        if len(contexts) != 1:
+            raise ValueError("a batch of submissions needs raw rows with SUBMISSION_ID")
+        raw = raw.withColumn("SUBMISSION_ID", F.lit(contexts[0].submission_id).cast("long"))
+    mapping_version = contexts[0].mapping_version
     markers = [m.lower() for m in schema.missing_markers if m]
-    df = raw
+    df = raw.join(F.broadcast(contexts_frame(raw.sparkSession, contexts)), "SUBMISSION_ID", "left")
     df = _lookup(df, maps.areas, F.col("REF_AREA"), "RA_")
     df = _lookup(df, maps.areas, F.col("COUNTERPART_AREA"), "CA_")
     df = _lookup(df, maps.indicators, F.col("INDICATOR"), "IND_")
@@ -348,25 +390,31 @@ def harmonise(
             ),
         )
     )
-    if ctx.allowed_areas:
+    if any(c.allowed_areas for c in contexts):  # national providers report their own areas
         problems.append(
             _problem(
-                F.col("RA_ISO3").isNotNull() & ~F.col("RA_ISO3").isin(list(ctx.allowed_areas)),
+                F.col("RA_ISO3").isNotNull()
+                & (F.size("CTX_ALLOWED") > 0)
+                & ~F.array_contains("CTX_ALLOWED", F.col("RA_ISO3")),
                 "area_out_of_scope",
                 "REF_AREA",
                 F.col("REF_AREA"),
                 spark_message(
                     "area_out_of_scope",
-                    provider=ctx.provider,
-                    areas=", ".join(ctx.allowed_areas),
+                    provider=F.col("CTX_PROVIDER"),
+                    areas=F.col("CTX_ALLOWED_TEXT"),
                     area=F.col("RA_ISO3"),
                 ),
             )
         )
 
-    staged = df.withColumn("PROBLEMS", F.array_compact(F.array(*problems)))
-    good = staged.where(F.size("PROBLEMS") == 0)
-    bad = staged.where(F.size("PROBLEMS") > 0)
+    # Good rows are told apart with plain booleans; the problem structs (and their messages) are
+    # only built for the quarantined rows.
+    has_problem = reduce(or_, [F.coalesce(cond, F.lit(False)) for cond, _ in problems])
+    good = df.where(~has_problem)
+    bad = df.where(has_problem).withColumn(
+        "PROBLEMS", F.array_compact(F.array(*[struct for _, struct in problems]))
+    )
 
     harmonised = good.select(
         F.col("RA_ISO3").alias("REF_AREA"),
@@ -381,22 +429,22 @@ def harmonise(
         .alias("OBS_VALUE"),
         F.when(in_lcu, F.col("IND_CANONICAL_UNIT")).otherwise(unit).alias("UNIT_MEASURE"),
         F.col("ST_CODE").alias("OBS_STATUS"),
-        F.lit(ctx.nature).alias("NATURE"),
+        F.col("CTX_NATURE").alias("NATURE"),
         _blank_to_null("COMMENT").alias("COMMENT"),
-        F.lit(ctx.provider).alias("PROVIDER"),
-        F.lit(ctx.submission_id).cast("long").alias("SUBMISSION_ID"),
-        F.lit(ctx.sha256).alias("SOURCE_FILE_SHA256"),
+        F.col("CTX_PROVIDER").alias("PROVIDER"),
+        F.col("SUBMISSION_ID").cast("long").alias("SUBMISSION_ID"),
+        F.col("CTX_SHA256").alias("SOURCE_FILE_SHA256"),
         F.col("SOURCE_ROW").cast("long").alias("SOURCE_ROW"),
         F.col("SOURCE_SHEET"),
         F.col("SOURCE_COLUMN"),
         F.col("OBS_VALUE").alias("SOURCE_VALUE"),
         F.col("UNIT_MEASURE").alias("SOURCE_UNIT"),
-        F.lit(ctx.mapping_version).alias("MAPPING_VERSION"),
+        F.lit(mapping_version).alias("MAPPING_VERSION"),
         F.lit(None).cast("array<string>").alias("VALIDATION_FLAGS"),  # set by validation
     )
     quarantine = bad.select(
-        *[F.col(c) for c in raw.columns],
-        F.lit(ctx.submission_id).cast("long").alias("SUBMISSION_ID"),
+        *[F.col(c) for c in raw_columns],
+        F.col("SUBMISSION_ID").cast("long").alias("SUBMISSION_ID"),
         F.col("PROBLEMS"),
     )
     return harmonised, quarantine

@@ -8,6 +8,7 @@ changing the submission's status in the catalog.
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from dataclasses import dataclass
 from datetime import datetime
@@ -145,7 +146,7 @@ def parse(ctx: Context, sub: Submission) -> Submission:
     assert sub.id is not None
     with local_copy(ctx.settings, sub.landing_uri) as landed_path:
         parsed = read_submission(landed_path, sub.format, sub.file_name)
-    table = parsed.table
+    table = conform_raw(parsed.table, ctx.schema)
     if table.num_rows == 0:
         raise MidexError(f"{sub.file_name}: the file has a header but no data rows")
     ctx.lake.write_arrow(table, ctx.lake.submission_dir("raw", sub.id))
@@ -157,6 +158,24 @@ def parse(ctx: Context, sub: Submission) -> Submission:
         notes=parsed.notes,
         error=None,
     )
+
+
+def conform_raw(table, schema: Schema):  # type: ignore[no-untyped-def]
+    """The raw table in its one shape (template columns as strings, then the lineage columns),
+    so the raw partitions of many submissions read as one frame."""
+    import pyarrow as pa
+
+    from midex.formats import RAW_LINEAGE
+
+    columns, fields = [], []
+    for name in [c.name for c in schema.template_columns] + list(RAW_LINEAGE):
+        kind = pa.int64() if name == "SOURCE_ROW" else pa.string()
+        if name in table.column_names:
+            columns.append(table.column(name).cast(kind))
+        else:
+            columns.append(pa.nulls(table.num_rows, kind))
+        fields.append(pa.field(name, kind))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
 def _raw_has_lcu(ctx: Context, submission_id: int) -> bool:
@@ -174,70 +193,141 @@ def _raw_has_lcu(ctx: Context, submission_id: int) -> bool:
     return bool(pc.any(found).as_py())
 
 
-def harmonise(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
-    """raw -> harmonised/submission=<id> (common schema) + quarantine/submission=<id>."""
+def _read_batch(spark: SparkSession, ctx: Context, zone: str, subs: list[Submission]):  # type: ignore[no-untyped-def]
+    """The `zone` partitions of `subs` as one frame; raw rows get SUBMISSION_ID from their path."""
+    from pyspark.sql import functions as F
+
+    paths = [str(ctx.lake.submission_dir(zone, s.id)) for s in subs]  # type: ignore[arg-type]
+    df = spark.read.parquet(*paths)
+    if "SUBMISSION_ID" not in df.columns:
+        df = df.withColumn(
+            "SUBMISSION_ID",
+            F.regexp_extract(F.col("_metadata.file_path"), r"submission=(\d+)/", 1).cast("long"),
+        )
+    return df
+
+
+def _write_batch(ctx: Context, df, zone: str, ids: list[int]) -> None:  # type: ignore[no-untyped-def]
+    """Write `df` (rows of several submissions) in ONE Spark job, then swap each submission's
+    part into `<zone>/submission=<id>/`, so each folder still changes all at once."""
+    import shutil
+    import uuid
+
+    from pyspark.sql import functions as F
+
+    staging = ctx.lake.root / zone / f".batch-{uuid.uuid4().hex[:8]}"
+    try:
+        df.withColumn("_PART", F.col("SUBMISSION_ID")).write.partitionBy("_PART").parquet(
+            str(staging)
+        )
+        for i in ids:
+            part = staging / f"_PART={i}"
+            target = ctx.lake.submission_dir(zone, i)
+            if part.exists():
+                ctx.lake.replace_dir(target, lambda tmp, part=part: os.replace(part, tmp))
+            else:  # no rows: an empty folder with the schema, as a one-submission write leaves
+                ctx.lake.write_spark(df.limit(0), target, partitions=1)
+            df.sparkSession.catalog.refreshByPath(str(target))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -> list[Submission]:
+    """raw -> harmonised/submission=<id> (common schema) + quarantine/submission=<id>, for
+    every submission of `subs` in one Spark plan: per-submission cost is a few catalog rows,
+    not a Spark job each."""
     from midex.currency import exchange_rates, fingerprint
     from midex.harmonise import SubmissionContext, build_mappings
     from midex.harmonise import harmonise as transform
     from midex.resolve import load_rules
 
-    assert sub.id is not None
-    provider: Provider = ctx.catalog.provider(sub.provider_code)
-    raw = spark.read.parquet(str(ctx.lake.submission_dir("raw", sub.id)))
+    ids = [s.id for s in subs]
+    assert all(i is not None for i in ids)
+    raw = _read_batch(spark, ctx, "raw", subs)
+    with_lcu = {s.id for s in subs if _raw_has_lcu(ctx, s.id)}  # type: ignore[arg-type]
     rates, rates_version = None, None
-    if _raw_has_lcu(ctx, sub.id):
+    if with_lcu:  # the latest accepted rates, once for the whole batch
         rates = exchange_rates(spark, ctx.lake, ctx.catalog).cache()
         rates_version = fingerprint(rates)
     maps = build_mappings(spark, ctx.schema, raw, rates)
-    sctx = SubmissionContext(
-        provider=provider.code,
-        nature=NATURE_BY_KIND[ProviderKind(provider.kind)],
-        submission_id=sub.id,
-        sha256=sub.sha256,
-        mapping_version=ctx.schema.mapping_version,
-        allowed_areas=load_rules(ctx.schema).allowed_areas(str(provider.kind), provider.areas),
-    )
-    good, bad = transform(raw, maps, sctx, ctx.schema)
-    ctx.lake.write_spark(good, ctx.lake.submission_dir("harmonised", sub.id), partitions=1)
-    ctx.lake.write_spark(bad, ctx.lake.submission_dir("quarantine", sub.id), partitions=1)
-    # counted from the Parquet footers: two Spark jobs less per submission
-    rows_good = ctx.lake.parquet_rows(ctx.lake.submission_dir("harmonised", sub.id))
-    rows_bad = ctx.lake.parquet_rows(ctx.lake.submission_dir("quarantine", sub.id))
+    rules = load_rules(ctx.schema)
+    contexts = []
+    for sub in subs:
+        provider: Provider = ctx.catalog.provider(sub.provider_code)
+        contexts.append(
+            SubmissionContext(
+                provider=provider.code,
+                nature=NATURE_BY_KIND[ProviderKind(provider.kind)],
+                submission_id=sub.id,  # type: ignore[arg-type]
+                sha256=sub.sha256,
+                mapping_version=ctx.schema.mapping_version,
+                allowed_areas=rules.allowed_areas(str(provider.kind), provider.areas),
+            )
+        )
+    good, bad = transform(raw, maps, contexts, ctx.schema)
+    _write_batch(ctx, good, "harmonised", ids)  # type: ignore[arg-type]
+    _write_batch(ctx, bad, "quarantine", ids)  # type: ignore[arg-type]
     if rates is not None:
         rates.unpersist()
-    return ctx.catalog.update_submission(
-        sub.id,
-        status=SubmissionStatus.harmonised,
-        harmonised_at=utcnow(),
-        rows_harmonised=rows_good,
-        rows_quarantined=rows_bad,
-        mapping_version=ctx.schema.mapping_version,
-        rates_version=rates_version,
-    )
+    done = []
+    for sub in subs:
+        assert sub.id is not None
+        done.append(
+            ctx.catalog.update_submission(
+                sub.id,
+                status=SubmissionStatus.harmonised,
+                harmonised_at=utcnow(),
+                # counted from the Parquet footers: no Spark job
+                rows_harmonised=ctx.lake.parquet_rows(
+                    ctx.lake.submission_dir("harmonised", sub.id)
+                ),
+                rows_quarantined=ctx.lake.parquet_rows(
+                    ctx.lake.submission_dir("quarantine", sub.id)
+                ),
+                mapping_version=ctx.schema.mapping_version,
+                rates_version=rates_version if sub.id in with_lcu else None,
+            )
+        )
+    return done
 
 
-def validate(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
-    """Great Expectations suites + quarantine problems -> findings; accept or reject."""
-    from midex.findings import sort_findings
-    from midex.validate import flag_warnings, load_suite, quarantine_findings, run_suite
+def harmonise(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
+    """raw -> harmonised/submission=<id> (common schema) + quarantine/submission=<id>."""
+    return harmonise_batch(ctx, spark, [sub])[0]
 
-    assert sub.id is not None
+
+def validate_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -> list[Submission]:
+    """Great Expectations suites + quarantine problems -> findings; accept or reject each of
+    `subs`. The suite runs once over all of them (its windows never mix submissions)."""
+    from midex.validate import load_suite, quarantine_findings, run_suite_by_submission
+
+    ids = [s.id for s in subs]
     suite = load_suite(ctx.settings.expectations / "harmonised.yaml", ctx.schema)
-    harmonised_dir = ctx.lake.submission_dir("harmonised", sub.id)
-    harmonised = spark.read.parquet(str(harmonised_dir))
-    quarantine = spark.read.parquet(str(ctx.lake.submission_dir("quarantine", sub.id)))
+    harmonised = _read_batch(spark, ctx, "harmonised", subs)
+    quarantine = _read_batch(spark, ctx, "quarantine", subs)
     previous = None  # the lake's resolved observations supply the previous period
     if ctx.lake.observations_dir().exists():
         previous = spark.read.parquet(str(ctx.lake.observations_dir()))
-        previous = previous.where(previous["SUBMISSION_ID"] != sub.id)
-    findings = quarantine_findings(quarantine) + run_suite(harmonised, suite, ctx.schema, previous)
+    found = run_suite_by_submission(harmonised, suite, ctx.schema, previous, ids)  # type: ignore[arg-type]
+    for sid, findings in quarantine_findings(quarantine, by_submission=True).items():
+        found[sid] = findings + found.get(sid, [])
+    return [_conclude(ctx, spark, sub, found.get(sub.id, [])) for sub in subs]  # type: ignore[arg-type]
+
+
+def _conclude(ctx: Context, spark: SparkSession, sub: Submission, findings: list[Finding]):  # type: ignore[no-untyped-def]
+    """Write a submission's findings, flag its warned values, accept or reject it."""
+    from midex.findings import sort_findings
+    from midex.validate import flag_warnings
+
+    assert sub.id is not None
     findings = sort_findings(findings)
     write_findings(ctx.lake.findings_file(sub.id), findings)
     summary = summarise(findings)
     accepted = summary["errors"] == 0
     if accepted and summary["warnings"]:
         # the warning-flagged values carry their flags into the lake
-        flagged = flag_warnings(harmonised, findings, ctx.schema)
+        harmonised_dir = ctx.lake.submission_dir("harmonised", sub.id)
+        flagged = flag_warnings(spark.read.parquet(str(harmonised_dir)), findings, ctx.schema)
         ctx.lake.write_spark(flagged, harmonised_dir, partitions=1)
     now = utcnow()
     return ctx.catalog.update_submission(
@@ -252,17 +342,102 @@ def validate(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
     )
 
 
+def validate(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
+    """Great Expectations suites + quarantine problems -> findings; accept or reject."""
+    return validate_batch(ctx, spark, [sub])[0]
+
+
+def _run_batch_stage(ctx: Context, subs: list[Submission], stage: str, batch, single):  # type: ignore[no-untyped-def]
+    """Run `stage` for every submission of `subs` at once, with an audit record each. If the
+    batch fails, each submission is retried on its own, so one bad file never blocks the
+    others and the catalog says which one failed. Returns (results, failure messages)."""
+    if not subs:
+        return [], []
+    if len(subs) > 1:
+        runs = [ctx.catalog.start_stage(s.id, stage) for s in subs]  # type: ignore[arg-type]
+        try:
+            results = batch(subs)
+        except Exception as exc:
+            log.warning(
+                "%s of %d submissions at once failed (%s); one at a time", stage, len(subs), exc
+            )
+            for run_id in runs:
+                ctx.catalog.finish_stage(run_id, False, f"batch failed, retried alone: {exc}")
+        else:
+            for run_id in runs:
+                ctx.catalog.finish_stage(run_id, True)
+            return results, []
+    results, failures = [], []
+    for sub in subs:
+        try:
+            results.append(_run_stage(ctx, sub, stage, single))
+        except Exception as exc:  # recorded as failed in the catalog by _run_stage
+            failures.append(f"submission {sub.id}: {exc}")
+            log.exception("submission %s failed", sub.id)
+            results.append(ctx.catalog.submission(sub.id))  # type: ignore[arg-type]
+    return results, failures
+
+
+def _chunks(subs: list[Submission], max_rows: int) -> list[list[Submission]]:
+    """Batches of submissions of at most `max_rows` raw rows together (a bigger file alone)."""
+    out: list[list[Submission]] = []
+    rows = 0
+    for sub in subs:
+        size = sub.rows_raw or 0
+        if not out or rows + size > max_rows:
+            out.append([])
+            rows = 0
+        out[-1].append(sub)
+        rows += size
+    return out
+
+
+def process_batch(
+    ctx: Context, spark: SparkSession, subs: list[Submission]
+) -> tuple[list[Submission], list[str]]:
+    """Take submissions from wherever they are to accepted or rejected: parse each file
+    (pyarrow), then harmonise and validate them together, in batches of at most
+    MIDEX_BATCH_ROWS raw rows, one Spark plan per stage and batch. Returns (results in the
+    order given, failure messages)."""
+    by_id: dict[int, Submission] = {}
+    failures: list[str] = []
+    for sub in subs:
+        assert sub.id is not None
+        if sub.status == SubmissionStatus.failed:
+            sub = ctx.catalog.update_submission(sub.id, status=SubmissionStatus.received)
+        if sub.status == SubmissionStatus.received:
+            try:
+                sub = _run_stage(ctx, sub, "parse", lambda s: parse(ctx, s))
+            except Exception as exc:
+                failures.append(f"submission {sub.id}: {exc}")
+                log.exception("submission %s failed", sub.id)
+                sub = ctx.catalog.submission(sub.id)
+        by_id[sub.id] = sub  # type: ignore[index]
+    for status, stage, batch_fn, single_fn in (
+        (SubmissionStatus.parsed, "harmonise", harmonise_batch, harmonise),
+        (SubmissionStatus.harmonised, "validate", validate_batch, validate),
+    ):
+        todo = [s for s in by_id.values() if s.status == status]
+        for chunk in _chunks(todo, ctx.settings.batch_rows):
+            done, failed = _run_batch_stage(
+                ctx,
+                chunk,
+                stage,
+                lambda c, fn=batch_fn: fn(ctx, spark, c),
+                lambda s, fn=single_fn: fn(ctx, spark, s),
+            )
+            failures += failed
+            by_id.update({s.id: s for s in done})  # type: ignore[misc]
+    return [by_id[s.id] for s in subs], failures  # type: ignore[index]
+
+
 def process(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
-    """Take one submission from wherever it is to accepted or rejected."""
-    if sub.status == SubmissionStatus.failed:
-        sub = ctx.catalog.update_submission(sub.id, status=SubmissionStatus.received)  # type: ignore[arg-type]
-    if sub.status == SubmissionStatus.received:
-        sub = _run_stage(ctx, sub, "parse", lambda s: parse(ctx, s))
-    if sub.status == SubmissionStatus.parsed:
-        sub = _run_stage(ctx, sub, "harmonise", lambda s: harmonise(ctx, spark, s))
-    if sub.status == SubmissionStatus.harmonised:
-        sub = _run_stage(ctx, sub, "validate", lambda s: validate(ctx, spark, s))
-    return sub
+    """Take one submission from wherever it is to accepted or rejected; raises if a stage
+    failed (the catalog then says `failed`, and a rerun resumes it)."""
+    results, failures = process_batch(ctx, spark, [sub])
+    if failures:
+        raise RuntimeError(failures[0])
+    return results[0]
 
 
 def resolution(ctx: Context, spark: SparkSession, as_of: datetime | None = None):  # type: ignore[no-untyped-def]
@@ -312,14 +487,7 @@ def run(
 ) -> tuple[list[Submission], list[str]]:
     """Process pending submissions (or one), then resolve. Returns (results, failure messages);
     one submission's failure never stops the others."""
-    results: list[Submission] = []
-    failures: list[str] = []
-    for sub in pending(ctx, submission_id):
-        try:
-            results.append(process(ctx, spark, sub))
-        except Exception as exc:  # recorded as failed in the catalog by _run_stage
-            failures.append(f"submission {sub.id}: {exc}")
-            log.exception("submission %s failed", sub.id)
+    results, failures = process_batch(ctx, spark, pending(ctx, submission_id))
     agencies = {p.code for p in ctx.catalog.providers() if p.kind == ProviderKind.agency}
     if any(s.status == SubmissionStatus.accepted and s.provider_code in agencies for s in results):
         # new exchange rates may have arrived: convert the LCU rows that were waiting for them
@@ -373,6 +541,7 @@ def _reprocess(ctx: Context, spark: SparkSession, selected) -> list[int]:  # typ
         stale = _stale(ctx, spark, candidates)
         if not stale:
             break
+        before = {}
         for sub in stale:
             assert sub.id is not None
             old = ctx.lake.submission_dir("harmonised", sub.id)
@@ -381,12 +550,17 @@ def _reprocess(ctx: Context, spark: SparkSession, selected) -> list[int]:  # typ
                 archive = ctx.lake.root / "archive" / "harmonised" / old.name / version
                 if not archive.exists():
                     shutil.copytree(old, archive)
-            before = sub.accepted_at
-            sub = ctx.catalog.update_submission(sub.id, status=SubmissionStatus.parsed)
-            sub = process(ctx, spark, sub)
-            if before is not None and sub.status == SubmissionStatus.accepted:
-                ctx.catalog.update_submission(sub.id, accepted_at=before)  # type: ignore[arg-type]
+            before[sub.id] = sub.accepted_at
+            ctx.catalog.update_submission(sub.id, status=SubmissionStatus.parsed)
+        parsed = [ctx.catalog.submission(i) for i in before]
+        results, failures = process_batch(ctx, spark, parsed)
+        for sub in results:
+            accepted_at = before[sub.id]
+            if accepted_at is not None and sub.status == SubmissionStatus.accepted:
+                ctx.catalog.update_submission(sub.id, accepted_at=accepted_at)  # type: ignore[arg-type]
             done.append(sub.id)  # type: ignore[arg-type]
+        if failures:
+            raise RuntimeError("; ".join(failures))
     return done
 
 

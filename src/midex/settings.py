@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     catalog_url: str | None = None
     spark_master: str = "local[*]"
     spark_shuffle_partitions: int = 4
+    # pending submissions are harmonised and validated together, in batches of at most this
+    # many raw rows (one Spark plan per stage and batch; a bigger file goes alone)
+    batch_rows: int = 5_000_000
     schemas: Path = _REPO_ROOT / "schemas"
     expectations: Path = _REPO_ROOT / "expectations"
     jobs: Path = _REPO_ROOT / "jobs"

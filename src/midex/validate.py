@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 LINEAGE_COLUMNS = ["SOURCE_ROW", "SOURCE_SHEET", "SOURCE_COLUMN", "SOURCE_VALUE"]
-CONTEXT_COLUMN = "IS_CONTEXT"  # true on lake rows that only serve as the previous period
+CONTEXT_COLUMN = "IS_CONTEXT"
+SUBMISSION_COLUMN = "SUBMISSION_ID"  # true on lake rows that only serve as the previous period
 FLAGS_COLUMN = "VALIDATION_FLAGS"
 _REF = re.compile(r"\$[a-z_]+:[A-Za-z_]+")
 
@@ -103,7 +104,7 @@ def ratio_indicators(schema: Schema) -> dict[str, tuple[str, str]]:
 # The coherence rules look at rows that differ in INDICATOR (ratios) or SEX (breakdowns); both
 # use this one window, so Spark sorts the rows once for them. The other dimension is spelled
 # out per code (a few dozen aggregates in one pass beat a second sort of every row).
-COHERENCE_WINDOW = "OVER (PARTITION BY REF_AREA, COUNTERPART_AREA, AGE, TIME_PERIOD)"
+COHERENCE_WINDOW = "OVER (PARTITION BY SUBMISSION_ID, REF_AREA, COUNTERPART_AREA, AGE, TIME_PERIOD)"
 
 
 def _value_of(indicator: str, sex: str) -> str:
@@ -263,25 +264,34 @@ def finding_for(exp: SuiteExpectation, row: dict[str, Any], schema: Schema) -> F
 def prepare(
     df: DataFrame, suite: Suite, schema: Schema, context: DataFrame | None = None
 ) -> DataFrame:
-    """The submission's rows with every derived column of the suite (one Spark plan).
+    """The submissions' rows with every derived column of the suite (one Spark plan).
 
-    `context`: observations from the lake (resolved) that may supply the previous period; rows
-    whose series key the submission has are left out, the others are dropped after deriving."""
+    `df` may hold several submissions (SUBMISSION_ID): every window of the suite partitions by
+    it, so rules never compare rows of different submissions.
+    `context`: observations from the lake (resolved) that may supply the previous period; for
+    each submission, the rows of its areas and indicators whose series key it does not have
+    itself (and that are not its own earlier values); they are dropped after deriving."""
     from pyspark.sql import functions as F
 
     spark = df.sparkSession
     key = list(schema.series_key)
+    if SUBMISSION_COLUMN not in df.columns:
+        df = df.withColumn(SUBMISSION_COLUMN, F.lit(0).cast("long"))
     # Only the columns the rules read travel through the shuffle, the sorts and the cache.
-    needed = {*key, "OBS_VALUE", *LINEAGE_COLUMNS, *suite.codelist_joins}
+    needed = {*key, SUBMISSION_COLUMN, "OBS_VALUE", *LINEAGE_COLUMNS, *suite.codelist_joins}
     needed |= {str(e.kwargs["column"]) for e in suite.expectations if "column" in e.kwargs}
     df = df.select(*[c for c in df.columns if c in needed])
     df = df.withColumn(CONTEXT_COLUMN, F.lit(False))
     if context is not None:
-        pairs = df.select("REF_AREA", "INDICATOR").distinct()
+        pairs = df.select(
+            F.col(SUBMISSION_COLUMN).alias("_FOR"), "REF_AREA", "INDICATOR"
+        ).distinct()
         ctx_rows = (
-            context.select(*key, "OBS_VALUE")
-            .join(F.broadcast(pairs), ["REF_AREA", "INDICATOR"], "left_semi")
-            .join(df.select(*key), key, "left_anti")
+            context.select(*key, "OBS_VALUE", F.col(SUBMISSION_COLUMN).alias("_FROM"))
+            .join(F.broadcast(pairs), ["REF_AREA", "INDICATOR"])
+            .where(F.col("_FROM") != F.col("_FOR"))
+            .select(*key, "OBS_VALUE", F.col("_FOR").alias(SUBMISSION_COLUMN))
+            .join(df.select(SUBMISSION_COLUMN, *key), [SUBMISSION_COLUMN, *key], "left_anti")
             .withColumn(CONTEXT_COLUMN, F.lit(True))
         )
         df = df.unionByName(ctx_rows, allowMissingColumns=True)
@@ -305,8 +315,8 @@ def prepare(
             .drop(F.col(f"{alias}.CODE"))
             .drop(F.col(f"{alias}.LISTS"))
         )
-    # One shuffle for every window of the suite: they all partition by REF_AREA (and more).
-    df = df.repartition("REF_AREA")
+    # One shuffle for every window of the suite: they all partition by these (and more).
+    df = df.repartition(SUBMISSION_COLUMN, "REF_AREA")
     for name, expression in suite.derive.items():
         df = df.withColumn(name, F.expr(expression))
     return df.where(~F.col(CONTEXT_COLUMN))
@@ -316,12 +326,32 @@ def run_suite(
     df: DataFrame, suite: Suite, schema: Schema, context: DataFrame | None = None
 ) -> list[Finding]:
     """Validate `df` (one submission's harmonised rows) and return every failing row as a Finding."""
+    found = run_suite_by_submission(df, suite, schema, context)
+    return [f for findings in found.values() for f in findings]
+
+
+def run_suite_by_submission(
+    df: DataFrame,
+    suite: Suite,
+    schema: Schema,
+    context: DataFrame | None = None,
+    submissions: list[int] | None = None,
+) -> dict[int, list[Finding]]:
+    """Validate `df` (the harmonised rows of one or more submissions, SUBMISSION_ID) and return
+    every failing row as a Finding, by submission. A finding about the whole frame (a missing
+    column) goes to every submission of `submissions`."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     prepared = prepare(df, suite, schema, context).cache()
-    table_findings: list[Finding] = []
+    everyone = list(submissions or [0])
+    found: dict[int, list[Finding]] = {}
+
+    def to_all(finding: Finding) -> None:
+        for sid in everyone:
+            found.setdefault(sid, []).append(finding)
+
     try:
         context_gx = gx.get_context(mode="ephemeral")
         context_gx.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -336,7 +366,7 @@ def run_suite(
                 gx_suite.add_expectation(_gx_expectation(gx, suite.expectations[i], i))
             return batch.validate(gx_suite, result_format=result_format)
 
-        # Table-level expectations (the columns present) look at the submission's own frame;
+        # Table-level expectations (the columns present) look at the submissions' own frame;
         # they need its schema only, no pass over the rows.
         table_level = [i for i, e in enumerate(suite.expectations) if "column" not in e.kwargs]
         if table_level:
@@ -350,7 +380,7 @@ def run_suite(
                 exp = suite.expectations[int(res.expectation_config.meta["index"])]
                 _raise_if_broken(res, exp)
                 if not res.success:
-                    table_findings.append(_file_finding(exp))
+                    to_all(_file_finding(exp))
         # Pass 1: does each expectation hold? (counts only, aggregates bundled)
         column_level = [i for i in range(len(suite.expectations)) if i not in table_level]
         summary = validate(column_level, {"result_format": "BOOLEAN_ONLY"})
@@ -361,10 +391,11 @@ def run_suite(
             if not res.success:
                 failed.append(index)
         if not failed:
-            return table_findings
+            return found
         # Pass 2: every failing row, for the failed expectations only.
         needed = {
             *LINEAGE_COLUMNS,
+            SUBMISSION_COLUMN,
             *schema.series_key,
             *(
                 s
@@ -383,7 +414,6 @@ def run_suite(
         )
     finally:
         prepared.unpersist()
-    findings: list[Finding] = list(table_findings)
     for res in detail.results:
         exp = suite.expectations[int(res.expectation_config.meta["index"])]
         _raise_if_broken(res, exp)
@@ -391,10 +421,13 @@ def run_suite(
             continue
         rows = res.result.get("unexpected_index_list")
         if not rows:  # failed without rows to name: one finding for the whole file
-            findings.append(_file_finding(exp))
+            to_all(_file_finding(exp))
             continue
-        findings.extend(finding_for(exp, row, schema) for row in rows)
-    return findings
+        for row in rows:
+            sid = row.get(SUBMISSION_COLUMN)
+            sid = everyone[0] if sid is None else int(sid)
+            found.setdefault(sid, []).append(finding_for(exp, row, schema))
+    return found
 
 
 def _file_finding(exp: SuiteExpectation) -> Finding:
@@ -417,26 +450,33 @@ def _raise_if_broken(res: Any, exp: SuiteExpectation) -> None:
             )
 
 
-def quarantine_findings(quarantine: DataFrame) -> list[Finding]:
-    """Every problem of every quarantined row, as an error finding."""
+def quarantine_findings(quarantine: DataFrame, by_submission: bool = False) -> Any:
+    """Every problem of every quarantined row, as an error finding (a list; by submission id,
+    a dict of lists)."""
     from pyspark.sql import functions as F
 
     rows = quarantine.select(
-        "SOURCE_ROW", "SOURCE_SHEET", "SOURCE_COLUMN", F.explode("PROBLEMS").alias("p")
+        "SUBMISSION_ID",
+        "SOURCE_ROW",
+        "SOURCE_SHEET",
+        "SOURCE_COLUMN",
+        F.explode("PROBLEMS").alias("p"),
     ).collect()
-    return [
-        Finding(
-            severity="error",
-            rule=r.p.rule,
-            row=r.SOURCE_ROW,
-            sheet=r.SOURCE_SHEET,
-            column=rules.cell_column(r.p.column, r.SOURCE_COLUMN),
-            value=r.p.value,
-            series_key=None,
-            message=r.p.message,
+    found: dict[int, list[Finding]] = {}
+    for r in rows:
+        found.setdefault(int(r.SUBMISSION_ID), []).append(
+            Finding(
+                severity="error",
+                rule=r.p.rule,
+                row=r.SOURCE_ROW,
+                sheet=r.SOURCE_SHEET,
+                column=rules.cell_column(r.p.column, r.SOURCE_COLUMN),
+                value=r.p.value,
+                series_key=None,
+                message=r.p.message,
+            )
         )
-        for r in rows
-    ]
+    return found if by_submission else [f for fs in found.values() for f in fs]
 
 
 def flag_warnings(harmonised: DataFrame, findings: list[Finding], schema: Schema) -> DataFrame:
