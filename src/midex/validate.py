@@ -101,10 +101,14 @@ def ratio_indicators(schema: Schema) -> dict[str, tuple[str, str]]:
     }
 
 
-# The coherence rules look at rows that differ in INDICATOR (ratios) or SEX (breakdowns); both
-# use this one window, so Spark sorts the rows once for them. The other dimension is spelled
-# out per code (a few dozen aggregates in one pass beat a second sort of every row).
-COHERENCE_WINDOW = "OVER (PARTITION BY SUBMISSION_ID, REF_AREA, COUNTERPART_AREA, AGE, TIME_PERIOD)"
+# The coherence rules compare rows of one submission, area, partner, age and period: a total
+# with its sex breakdown, a reported ratio with its components. Both use windows over that
+# partition sorted by indicator and sex (F < M < _T), so Spark sorts the rows once for them:
+# a total's M and F rows are the one or two rows just before it; the ratio components are
+# aggregates of the whole partition (which need no order, so they reuse that sort).
+COHERENCE_KEYS = "SUBMISSION_ID, REF_AREA, COUNTERPART_AREA, AGE, TIME_PERIOD"
+COHERENCE_WINDOW = f"OVER (PARTITION BY {COHERENCE_KEYS})"
+COHERENCE_SORTED = f"OVER (PARTITION BY {COHERENCE_KEYS} ORDER BY INDICATOR, SEX)"
 
 
 def _value_of(indicator: str, sex: str) -> str:
@@ -128,12 +132,23 @@ def _ratios_expected(schema: Schema) -> str:
 
 
 def _sex_value(sex: str, schema: Schema) -> str:
-    """The value for `sex` of the row's indicator (same area, partner, age, period)."""
+    """The value for `sex` of the row's indicator (same submission, area, partner, age, period):
+    in the sorted window, the row `sex` sorts before the total at distance 1 or 2 (a series key
+    is unique, and lake rows that only give the previous period never share one)."""
+    codes = sorted(schema.sex.code_set())
+    if sex not in codes:
+        raise MidexError(f"$sex_value:{sex}: {sex} is not a code of the sex codelist")
+    distances = range(1, sum(c < "_T" for c in codes) + 1)  # codes sorting before the total
+
+    def at(column: str, n: int) -> str:
+        return f"lag({column}, {n}) {COHERENCE_SORTED}"
+
     whens = " ".join(
-        f"WHEN {_sql_literal(c)} THEN {_value_of(c, sex)}"
-        for c in sorted(schema.indicators.code_set())
+        f"WHEN {at('INDICATOR', n)} = INDICATOR AND {at('SEX', n)} = {_sql_literal(sex)} "
+        f"AND NOT {at(CONTEXT_COLUMN, n)} THEN {at('OBS_VALUE', n)}"
+        for n in distances
     )
-    return f"(CASE INDICATOR {whens} END)"
+    return f"(CASE {whens} END)"
 
 
 def _reference(ref: str, schema: Schema, params: dict[str, Any]) -> Any:
