@@ -68,7 +68,7 @@ def midex_release() -> None:
         from midex.pipeline import Context
 
         if dag_run is not None and is_scheduled(dag_run.run_type):
-            changed = due(Context.open())
+            changed = due(Context.open(), as_of=dag_run.logical_date)
             print("changes since the latest release" if changed else "nothing new to publish")
             return changed
         return True

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The single-node midex service: PostgreSQL databases, a Spark standalone master and worker, and
-# Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor, metadata in PostgreSQL).
+# The single-node midex service: PostgreSQL databases (on the server at PG_HOST:PG_PORT, or a
+# private server it starts itself: PG_EMBEDDED in service.env), a Spark standalone master and
+# worker, and Airflow (api-server, scheduler, dag-processor, triggerer; LocalExecutor, metadata in
+# PostgreSQL).
 #
 #   infra/service.sh up       start everything (idempotent: running parts are left alone)
 #   infra/service.sh down     stop everything it started
@@ -9,7 +11,9 @@
 #
 # `make up` / `make down` call it. Settings: infra/service.env. Everything it writes lives under
 # $SERVICE_DIR (default .midex/service): logs/ (airflow/, spark/, one file per daemon), run/ (pid
-# files), data/ (MIDEX_HOME: lake and landing), airflow/ (AIRFLOW_HOME).
+# files), data/ (MIDEX_HOME: lake and landing), airflow/ (AIRFLOW_HOME), postgres/ (the private
+# PostgreSQL's data, when it runs one).
+# Verified end to end inside a private network namespace by infra/trial.sh.
 # Note: Airflow's log servers (ports 8793/8794) bind to all interfaces; firewall them on a shared
 # host. Everything else listens on 127.0.0.1.
 set -euo pipefail
@@ -42,7 +46,81 @@ secrets() {
   local file="$SERVICE_DIR/jwt_secret"
   [[ -s "$file" ]] || { umask 077; "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$file"; }
   AIRFLOW__API_AUTH__JWT_SECRET="$(cat "$file")"
-  export AIRFLOW__API_AUTH__JWT_SECRET
+  # and one key for the api-server's signed requests to the log servers (task logs in the UI)
+  file="$SERVICE_DIR/api_secret_key"
+  [[ -s "$file" ]] || { umask 077; "$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$file"; }
+  AIRFLOW__API__SECRET_KEY="$(cat "$file")"
+  export AIRFLOW__API_AUTH__JWT_SECRET AIRFLOW__API__SECRET_KEY
+}
+
+# ---------------------------------------------------------------- PostgreSQL (maybe our own)
+
+pg_bindir() {
+  if [[ -n "${PG_BIN:-}" ]]; then echo "$PG_BIN"; return; fi
+  if command -v pg_config >/dev/null && [[ -x "$(pg_config --bindir)/initdb" ]]; then
+    pg_config --bindir
+    return
+  fi
+  local dir
+  dir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [[ -x "$dir/initdb" ]] || { say "no PostgreSQL binaries (initdb, pg_ctl) found; set PG_BIN" >&2; return 1; }
+  echo "$dir"
+}
+
+as_pg() {
+  # initdb and postgres refuse root: as root, run them as the postgres user
+  if [[ $EUID -eq 0 ]]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+pg_answers() {
+  "$BIN/python" -c "import socket, sys; socket.create_connection(('$PG_HOST', $PG_PORT), 3)" 2>/dev/null
+}
+
+pg_embedded_running() {
+  [[ -s "$PG_DATA/postmaster.pid" ]] && kill -0 "$(head -n 1 "$PG_DATA/postmaster.pid")" 2>/dev/null
+}
+
+postgres_up() {
+  case "$PG_EMBEDDED" in
+    no) return 0 ;;
+    auto | yes) ;;
+    *) say "PG_EMBEDDED must be auto, yes or no (is: $PG_EMBEDDED)"; return 1 ;;
+  esac
+  if pg_embedded_running; then
+    say "private PostgreSQL already runs ($PG_DATA, pid $(head -n 1 "$PG_DATA/postmaster.pid"))"
+    return 0
+  fi
+  if [[ "$PG_EMBEDDED" == auto ]] && pg_answers; then
+    say "using the PostgreSQL server at $PG_HOST:$PG_PORT"
+    return 0
+  fi
+  local bin
+  bin="$(pg_bindir)"
+  mkdir -p "$PG_DATA"
+  chmod 700 "$PG_DATA"
+  [[ $EUID -eq 0 ]] && chown postgres: "$PG_DATA"
+  if ! as_pg test -w "$PG_DATA"; then
+    say "the postgres user cannot write $PG_DATA (a parent folder is closed to it); set PG_DATA"
+    return 1
+  fi
+  if [[ ! -s "$PG_DATA/PG_VERSION" ]]; then
+    say "initdb a private PostgreSQL in $PG_DATA"
+    as_pg "$bin/initdb" -D "$PG_DATA" -U postgres -A trust -E UTF8 >"$LOGS/postgres-initdb.log" 2>&1 \
+      || { say "initdb failed; see $LOGS/postgres-initdb.log"; return 1; }
+  fi
+  touch "$LOGS/postgres.log"
+  [[ $EUID -eq 0 ]] && chown postgres: "$LOGS/postgres.log"
+  as_pg "$bin/pg_ctl" -D "$PG_DATA" -l "$LOGS/postgres.log" -w -t 120 \
+    -o "-c listen_addresses=$PG_HOST -p $PG_PORT -c unix_socket_directories=''" start >/dev/null \
+    || { say "the private PostgreSQL did not start; see $LOGS/postgres.log"; return 1; }
+  say "private PostgreSQL started on $PG_HOST:$PG_PORT (data $PG_DATA, log $LOGS/postgres.log)"
+}
+
+postgres_down() {
+  if pg_embedded_running; then
+    as_pg "$(pg_bindir)/pg_ctl" -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null \
+      && say "private PostgreSQL stopped" || say "private PostgreSQL did not stop; see $LOGS/postgres.log"
+  fi
 }
 
 databases() {
@@ -129,6 +207,7 @@ case "${1:-}" in
   up)
     mkdir -p "$LOGS" "$RUN" "$MIDEX_HOME"
     secrets
+    postgres_up
     databases
     "$BIN/midex" init >/dev/null
     spark_up
@@ -139,6 +218,7 @@ case "${1:-}" in
   down)
     airflow_down
     spark_down
+    postgres_down
     ;;
   status)
     for component in "${AIRFLOW_COMPONENTS[@]}"; do
@@ -147,6 +227,7 @@ case "${1:-}" in
     done
     bash "$DAEMON" status "$MASTER_CLASS" 1 | sed 's/^/midex-service: spark master: /' || true
     bash "$DAEMON" status "$WORKER_CLASS" 1 | sed 's/^/midex-service: spark worker: /' || true
+    if pg_embedded_running; then say "private PostgreSQL: running ($PG_DATA)"; fi
     say "logs: $LOGS"
     ;;
   env)

@@ -184,6 +184,8 @@ def test_release_is_due_only_when_something_changed_since_the_last_one(ctx) -> N
     sub = submit(ctx, DEMO / "wb_kmd_remittances_gdp_2018_2022.csv", "WB")
     ctx.catalog.update_submission(sub.id, status=SubmissionStatus.accepted, resolved_at=utcnow())
     assert release_due(ctx) is True  # accepted data, no release yet
+    # a scheduled run from before the acceptance (the first unpause) has nothing to publish
+    assert release_due(ctx, as_of=utcnow() - timedelta(days=1)) is False
     ctx.catalog.add_release(
         Release(number=1, created_at=utcnow() + timedelta(seconds=1), path="x", manifest_sha256="0")
     )

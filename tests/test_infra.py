@@ -180,11 +180,23 @@ def _service_env() -> dict[str, str]:
 
 
 def test_service_scripts_are_valid_bash() -> None:
-    for script in (INFRA / "service.sh",):
+    for script in (INFRA / "service.sh", INFRA / "trial.sh"):
         proc = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
         assert proc.returncode == 0, proc.stderr
     proc = subprocess.run(["bash", str(INFRA / "service.sh")], capture_output=True, text=True)
     assert proc.returncode == 2 and "usage:" in proc.stderr
+
+
+def test_the_trial_never_starts_the_service_outside_its_network_namespace() -> None:
+    """infra/trial.py is run by infra/trial.sh inside `unshare -n`; on its own it refuses."""
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "TRIAL_IN_NETNS"}
+    proc = subprocess.run(
+        [sys.executable, str(INFRA / "trial.py")], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 2 and "network namespace" in proc.stderr
 
 
 def test_service_env_keeps_everything_on_loopback_under_one_folder() -> None:
@@ -204,6 +216,12 @@ def test_service_env_keeps_everything_on_loopback_under_one_folder() -> None:
     assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
     assert "127.0.0.1:5432/airflow" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
     assert set(env["PG_DATABASES"].split()) == {"midex", "airflow"}
+    # the private PostgreSQL (PG_EMBEDDED) lives with the service and serves the same URLs
+    assert env["PG_EMBEDDED"] in ("auto", "yes", "no")
+    assert env["PG_DATA"] == "/srv/midex-service/postgres"
+    address = f"{env['PG_HOST']}:{env['PG_PORT']}"
+    for key in ("PG_ADMIN_URL", "MIDEX_CATALOG_URL", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+        assert f"@{address}/" in env[key], key
     assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(REPO / "dags")
     assert Path(env["SPARK_CONF_DIR"], "spark-defaults.conf").is_file()
     for key in ("SPARK_LOG_DIR", "AIRFLOW__LOGGING__BASE_LOG_FOLDER"):

@@ -118,18 +118,25 @@ def reprocess_args(provider: str | None, indicator: str | None, all_: bool) -> l
     return args
 
 
-def release_due(ctx: Any) -> bool:
-    """Whether observations may have changed since the latest release: there is no release yet
-    but accepted data, or a submission was resolved, or a stage ran (new data, a reprocess)
-    after it. Scheduled releases publish only then, so a quiet day makes no identical release."""
-    accepted = ctx.catalog.submissions((SubmissionStatus.accepted,))
+def release_due(ctx: Any, as_of: datetime | None = None) -> bool:
+    """Whether observations as of `as_of` (default: now) may have changed since the latest
+    release: there is no release yet but data accepted by then, or such a submission was
+    resolved, or a stage ran for it (new data, a reprocess) after that release. Scheduled
+    releases publish only then, so a quiet day makes no identical release, and a scheduled run
+    from before anything was accepted (the first unpause) publishes nothing instead of failing."""
+    cutoff = None if as_of is None else _naive_utc(as_of)
+    accepted = [
+        s
+        for s in ctx.catalog.submissions((SubmissionStatus.accepted,))
+        if cutoff is None or (s.accepted_at and _naive_utc(s.accepted_at) <= cutoff)
+    ]
     releases = ctx.catalog.releases()
     if not releases:
         return bool(accepted)
     since = _naive_utc(releases[-1].created_at)
     if any(s.resolved_at and _naive_utc(s.resolved_at) > since for s in accepted):
         return True
-    for sub in ctx.catalog.submissions():
+    for sub in accepted:
         for run in ctx.catalog.stage_runs(sub.id):
             if run.ok and run.finished_at and _naive_utc(run.finished_at) > since:
                 return True
