@@ -18,14 +18,27 @@ from pathlib import Path
 
 
 def _stage_totals(ctx, since_id: int = 0) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    totals: dict[str, float] = defaultdict(float)
+    """Wall seconds per stage: the union of the stage's runs over all submissions (a batch runs
+    one stage for many submissions at once; their records overlap)."""
+    spans: dict[str, list[tuple]] = defaultdict(list)
     for sub in ctx.catalog.submissions():
         if sub.id <= since_id:
             continue
         for run in ctx.catalog.stage_runs(sub.id):
             if run.finished_at is not None:
-                totals[run.stage] += (run.finished_at - run.started_at).total_seconds()
-    return dict(totals)
+                spans[run.stage].append((run.started_at, run.finished_at))
+    totals: dict[str, float] = {}
+    for stage, runs in spans.items():
+        total, end = 0.0, None
+        for start, finish in sorted(runs):
+            if end is None or start > end:
+                total += (finish - start).total_seconds()
+                end = finish
+            elif finish > end:
+                total += (finish - end).total_seconds()
+                end = finish
+        totals[stage] = total
+    return totals
 
 
 def main(mode: str, data: Path, home: Path) -> dict:
@@ -67,8 +80,9 @@ def main(mode: str, data: Path, home: Path) -> dict:
     release = pipeline.publish(ctx, spark)
     phases["publish"] = time.perf_counter() - t
     statuses: dict[str, int] = defaultdict(int)
-    for r in results:
-        statuses[str(r.status)] += 1
+    for r in ctx.catalog.submissions():  # final: after any reprocess inside run()
+        if r.id > before:
+            statuses[str(r.status)] += 1
     accepted = ctx.catalog.submissions((SubmissionStatus.accepted,))
     spark.stop()
     return {

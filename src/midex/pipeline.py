@@ -396,9 +396,9 @@ def process_batch(
     ctx: Context, spark: SparkSession, subs: list[Submission]
 ) -> tuple[list[Submission], list[str]]:
     """Take submissions from wherever they are to accepted or rejected: parse each file
-    (pyarrow), then harmonise and validate them together, in batches of at most
-    MIDEX_BATCH_ROWS raw rows, one Spark plan per stage and batch. Returns (results in the
-    order given, failure messages)."""
+    (pyarrow), then harmonise and validate them together — the agencies' first, then the
+    others — in batches of at most MIDEX_BATCH_ROWS raw rows, one Spark plan per stage and
+    batch. Returns (results in the order given, failure messages)."""
     by_id: dict[int, Submission] = {}
     failures: list[str] = []
     for sub in subs:
@@ -413,21 +413,29 @@ def process_batch(
                 log.exception("submission %s failed", sub.id)
                 sub = ctx.catalog.submission(sub.id)
         by_id[sub.id] = sub  # type: ignore[index]
-    for status, stage, batch_fn, single_fn in (
-        (SubmissionStatus.parsed, "harmonise", harmonise_batch, harmonise),
-        (SubmissionStatus.harmonised, "validate", validate_batch, validate),
-    ):
-        todo = [s for s in by_id.values() if s.status == status]
-        for chunk in _chunks(todo, ctx.settings.batch_rows):
-            done, failed = _run_batch_stage(
-                ctx,
-                chunk,
-                stage,
-                lambda c, fn=batch_fn: fn(ctx, spark, c),
-                lambda s, fn=single_fn: fn(ctx, spark, s),
-            )
-            failures += failed
-            by_id.update({s.id: s for s in done})  # type: ignore[misc]
+    # Agencies first: their exchange rates, once accepted, convert the local-currency values of
+    # the national submissions of the same run (as if they had been processed one by one).
+    agencies = {p.code for p in ctx.catalog.providers() if p.kind == ProviderKind.agency}
+    waves = [
+        {i for i, s in by_id.items() if s.provider_code in agencies},
+        {i for i, s in by_id.items() if s.provider_code not in agencies},
+    ]
+    for wave in waves:
+        for status, stage, batch_fn, single_fn in (
+            (SubmissionStatus.parsed, "harmonise", harmonise_batch, harmonise),
+            (SubmissionStatus.harmonised, "validate", validate_batch, validate),
+        ):
+            todo = [s for i, s in by_id.items() if i in wave and s.status == status]
+            for chunk in _chunks(todo, ctx.settings.batch_rows):
+                done, failed = _run_batch_stage(
+                    ctx,
+                    chunk,
+                    stage,
+                    lambda c, fn=batch_fn: fn(ctx, spark, c),
+                    lambda s, fn=single_fn: fn(ctx, spark, s),
+                )
+                failures += failed
+                by_id.update({s.id: s for s in done})  # type: ignore[misc]
     return [by_id[s.id] for s in subs], failures  # type: ignore[index]
 
 
