@@ -172,11 +172,14 @@ def harmonise(
     maps: Mappings,
     ctx: SubmissionContext | list[SubmissionContext],
     schema: Schema,
+    keep: list[DataFrame] | None = None,
 ) -> tuple[DataFrame, DataFrame]:
     """Return (harmonised observations, quarantined raw rows with their PROBLEMS).
 
     One submission (`ctx` one context), or a batch in one Spark plan: `raw` then has a
-    SUBMISSION_ID column and `ctx` lists a context per submission (provider, scope, file)."""
+    SUBMISSION_ID column and `ctx` lists a context per submission (provider, scope, file).
+    `keep`: when given, the frame both outputs derive from is persisted and appended to it, so
+    writing both computes the transform once; the caller unpersists it after the writes."""
     from pyspark.sql import functions as F
 
     contexts = ctx if isinstance(ctx, list) else [ctx]
@@ -195,16 +198,22 @@ def harmonise(
     df = _lookup(df, maps.sex, F.coalesce(_blank_to_null("SEX"), F.lit(schema.sex.default)), "SEX_")
     df = _lookup(df, maps.age, F.coalesce(_blank_to_null("AGE"), F.lit(schema.age.default)), "AGE_")
 
-    value = _blank_to_null("OBS_VALUE")
+    # Computed once as columns: the expressions are read by several joins, problems and outputs.
+    df = (
+        df.withColumn("_VALUE", _blank_to_null("OBS_VALUE"))
+        .withColumn("_NUMBER", F.col("_VALUE").try_cast("double"))
+        .withColumn("_PERIOD", normalise_period(F.col("TIME_PERIOD")))
+    )
+    value = F.col("_VALUE")
     is_missing = value.isNull() | F.lower(value).isin(markers)
-    number = value.try_cast("double")
+    number = F.col("_NUMBER")
     bad_number = ~is_missing & (
         number.isNull() | F.isnan(number) | (F.abs(number) == F.lit(float("inf")))
     )
     mult_text = F.coalesce(_blank_to_null("UNIT_MULT"), F.lit("0"))
     mult = mult_text.try_cast("int")
     bad_mult = mult.isNull() | (mult < -12) | (mult > 15)
-    period = normalise_period(F.col("TIME_PERIOD"))
+    period = F.col("_PERIOD")
     counterpart = F.coalesce(F.col("CA_ISO3"), F.lit(NOT_APPLICABLE))
     counterpart_given = _blank_to_null("COUNTERPART_AREA").isNotNull()
     unit_given = _blank_to_null("UNIT_MEASURE").isNotNull()
@@ -411,6 +420,10 @@ def harmonise(
     # Good rows are told apart with plain booleans; the problem structs (and their messages) are
     # only built for the quarantined rows.
     has_problem = reduce(or_, [F.coalesce(cond, F.lit(False)) for cond, _ in problems])
+    if keep is not None:  # both outputs read one persisted frame: the transform runs once
+        df = df.withColumn("_HAS_PROBLEM", has_problem).persist()
+        keep.append(df)
+        has_problem = F.col("_HAS_PROBLEM")
     good = df.where(~has_problem)
     bad = df.where(has_problem).withColumn(
         "PROBLEMS", F.array_compact(F.array(*[struct for _, struct in problems]))

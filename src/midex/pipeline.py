@@ -264,9 +264,14 @@ def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -
                 allowed_areas=rules.allowed_areas(str(provider.kind), provider.areas),
             )
         )
-    good, bad = transform(raw, maps, contexts, ctx.schema)
-    _write_batch(ctx, good, "harmonised", ids)  # type: ignore[arg-type]
-    _write_batch(ctx, bad, "quarantine", ids)  # type: ignore[arg-type]
+    kept: list = []
+    good, bad = transform(raw, maps, contexts, ctx.schema, keep=kept)
+    try:
+        _write_batch(ctx, good, "harmonised", ids)  # type: ignore[arg-type]
+        _write_batch(ctx, bad, "quarantine", ids)  # type: ignore[arg-type]
+    finally:
+        for frame in kept:
+            frame.unpersist()
     if rates is not None:
         rates.unpersist()
     done = []
