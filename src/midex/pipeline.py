@@ -146,7 +146,7 @@ def parse(ctx: Context, sub: Submission) -> Submission:
     assert sub.id is not None
     with local_copy(ctx.settings, sub.landing_uri) as landed_path:
         parsed = read_submission(landed_path, sub.format, sub.file_name)
-    table = conform_raw(parsed.table, ctx.schema)
+    table = parsed.table
     if table.num_rows == 0:
         raise MidexError(f"{sub.file_name}: the file has a header but no data rows")
     ctx.lake.write_arrow(table, ctx.lake.submission_dir("raw", sub.id))
@@ -158,24 +158,6 @@ def parse(ctx: Context, sub: Submission) -> Submission:
         notes=parsed.notes,
         error=None,
     )
-
-
-def conform_raw(table, schema: Schema):  # type: ignore[no-untyped-def]
-    """The raw table in its one shape (template columns as strings, then the lineage columns),
-    so the raw partitions of many submissions read as one frame."""
-    import pyarrow as pa
-
-    from midex.formats import RAW_LINEAGE
-
-    columns, fields = [], []
-    for name in [c.name for c in schema.template_columns] + list(RAW_LINEAGE):
-        kind = pa.int64() if name == "SOURCE_ROW" else pa.string()
-        if name in table.column_names:
-            columns.append(table.column(name).cast(kind))
-        else:
-            columns.append(pa.nulls(table.num_rows, kind))
-        fields.append(pa.field(name, kind))
-    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
 def _raw_has_lcu(ctx: Context, submission_id: int) -> bool:
@@ -225,9 +207,9 @@ def _write_batch(ctx: Context, df, zone: str, ids: list[int]) -> None:  # type: 
             target = ctx.lake.submission_dir(zone, i)
             if part.exists():
                 ctx.lake.replace_dir(target, lambda tmp, part=part: os.replace(part, tmp))
+                df.sparkSession.catalog.refreshByPath(str(target))
             else:  # no rows: an empty folder with the schema, as a one-submission write leaves
-                ctx.lake.write_spark(df.limit(0), target, partitions=1)
-            df.sparkSession.catalog.refreshByPath(str(target))
+                ctx.lake.write_spark(df.limit(0), target, partitions=1)  # refreshes it too
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -555,6 +537,7 @@ def _reprocess(ctx: Context, spark: SparkSession, selected) -> list[int]:  # typ
         if not stale:
             break
         before = {}
+        parsed: list[Submission] = []
         for sub in stale:
             assert sub.id is not None
             old = ctx.lake.submission_dir("harmonised", sub.id)
@@ -564,8 +547,7 @@ def _reprocess(ctx: Context, spark: SparkSession, selected) -> list[int]:  # typ
                 if not archive.exists():
                     shutil.copytree(old, archive)
             before[sub.id] = sub.accepted_at
-            ctx.catalog.update_submission(sub.id, status=SubmissionStatus.parsed)
-        parsed = [ctx.catalog.submission(i) for i in before]
+            parsed.append(ctx.catalog.update_submission(sub.id, status=SubmissionStatus.parsed))
         results, failures = process_batch(ctx, spark, parsed)
         for sub in results:
             accepted_at = before[sub.id]

@@ -130,6 +130,8 @@ def check_tables(
     import pandas as pd
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    from midex.validate import broken, gx_expectation
+
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -157,21 +159,17 @@ def check_tables(
         )
         suite = gx.ExpectationSuite(name=f"table_{table}")
         for i, exp in enumerate(suite_entries):
-            class_name = "".join(part.capitalize() for part in exp.type.split("_"))
-            cls = getattr(gx.expectations, class_name, None)
-            if cls is None:
-                raise MidexError(f"{path}: rule {exp.rule}: unknown expectation type {exp.type}")
-            suite.add_expectation(cls(**exp.kwargs, meta={"index": i}))
+            suite.add_expectation(
+                gx_expectation(gx, exp.type, exp.kwargs, i, f"{path}: rule {exp.rule}")
+            )
         result = batch.validate(suite, result_format={"result_format": "SUMMARY"})
         for res in result.results:
             if res.success:
                 continue
             exp = suite_entries[int(res.expectation_config.meta["index"])]
-            info = res.exception_info or {}
-            if info.get("raised_exception"):
-                raise MidexError(
-                    f"table {table}: rule {exp.rule} could not run: {info.get('exception_message')}"
-                )
+            reason = broken(res)
+            if reason is not None:
+                raise MidexError(f"table {table}: rule {exp.rule} could not run: {reason}")
             detail = res.result or {}
             failures.append(
                 TableCheck(

@@ -228,12 +228,18 @@ def load_suite(path: Path, schema: Schema) -> Suite:
     return Suite(doc["suite"], params, joins, derive, tuple(expectations))
 
 
-def _gx_expectation(gx: Any, exp: SuiteExpectation, index: int) -> Any:
-    class_name = "".join(part.capitalize() for part in exp.type.split("_"))
+def gx_expectation(gx: Any, type_: str, kwargs: dict[str, Any], index: int, where: str) -> Any:
+    """A Great Expectations expectation from a suite file's `type` (snake case) and kwargs,
+    with its position in the suite in meta["index"]."""
+    class_name = "".join(part.capitalize() for part in type_.split("_"))
     cls = getattr(gx.expectations, class_name, None)
     if cls is None:
-        raise MidexError(f"suite rule {exp.rule}: unknown expectation type {exp.type}")
-    return cls(**exp.kwargs, meta={"index": index})
+        raise MidexError(f"{where}: unknown expectation type {type_}")
+    return cls(**kwargs, meta={"index": index})
+
+
+def _gx_expectation(gx: Any, exp: SuiteExpectation, index: int) -> Any:
+    return gx_expectation(gx, exp.type, exp.kwargs, index, f"suite rule {exp.rule}")
 
 
 def series_key_text(values: list[Any]) -> str | None:
@@ -451,8 +457,8 @@ def _file_finding(exp: SuiteExpectation) -> Finding:
     return Finding(exp.severity, exp.rule, None, None, exp.report_column, None, None, message)
 
 
-def _raise_if_broken(res: Any, exp: SuiteExpectation) -> None:
-    """A rule that could not be evaluated is an internal failure, never a finding.
+def broken(res: Any) -> str | None:
+    """Why a rule could not be evaluated (its error message), or None when it ran.
 
     GX 1.x gives exception_info either flat ({"raised_exception": …}) or keyed by metric
     ({metric_id: {"raised_exception": …}}); both are checked."""
@@ -460,9 +466,15 @@ def _raise_if_broken(res: Any, exp: SuiteExpectation) -> None:
     entries = [info, *(v for v in info.values() if isinstance(v, dict))]
     for entry in entries:
         if entry.get("raised_exception"):
-            raise RuntimeError(
-                f"validation rule {exp.rule} could not run: {entry.get('exception_message')}"
-            )
+            return str(entry.get("exception_message"))
+    return None
+
+
+def _raise_if_broken(res: Any, exp: SuiteExpectation) -> None:
+    """A rule that could not be evaluated is an internal failure, never a finding."""
+    reason = broken(res)
+    if reason is not None:
+        raise RuntimeError(f"validation rule {exp.rule} could not run: {reason}")
 
 
 def quarantine_findings(quarantine: DataFrame, by_submission: bool = False) -> Any:

@@ -88,15 +88,23 @@ def detect_format(path: Path) -> str:
 
 
 def read_submission(path: Path, fmt: str, display_name: str | None = None) -> ParsedFile:
-    """Parse `path` in format `fmt` ('auto' detects) into the raw table."""
+    """Parse `path` in format `fmt` ('auto' detects) into the raw table, in its one shape."""
+    from midex.formats.raw import conform
+    from midex.schema import load_schema
+
     name = display_name or path.name
     if fmt == "auto":
         fmt = detect_format(path)
     if fmt.startswith("layout:"):
         from midex.formats.layout import read_layout
 
-        return read_layout(path, name, fmt.split(":", 1)[1])
-    spec = formats().get(fmt)
-    if spec is None:
-        raise MidexError(f"{name}: unknown format {fmt!r}; known formats: {', '.join(formats())}")
-    return spec.read(path, name)
+        parsed = read_layout(path, name, fmt.split(":", 1)[1])
+    else:
+        spec = formats().get(fmt)
+        if spec is None:
+            raise MidexError(
+                f"{name}: unknown format {fmt!r}; known formats: {', '.join(formats())}"
+            )
+        parsed = spec.read(path, name)
+    parsed.table = conform(parsed.table, load_schema())
+    return parsed

@@ -42,11 +42,36 @@ class RawRows:
         return len(self.rows)
 
     def table(self) -> pa.Table:
-        data: dict[str, pa.Array] = {n: pa.array(self.columns[n], pa.string()) for n in self.names}
-        data["SOURCE_ROW"] = pa.array(self.rows, pa.int64())
-        data["SOURCE_SHEET"] = pa.array(self.sheets, pa.string())
-        data["SOURCE_COLUMN"] = pa.array(self.source_columns, pa.string())
-        return pa.table(data)
+        data: dict[str, list[Any]] = {n: self.columns[n] for n in self.names}
+        data["SOURCE_ROW"] = self.rows
+        data["SOURCE_SHEET"] = self.sheets
+        data["SOURCE_COLUMN"] = self.source_columns
+        return pa.table(data, schema=raw_arrow_schema(self.schema))
+
+
+def raw_arrow_schema(schema: Schema) -> pa.Schema:
+    """The one shape of a raw table: template columns as strings, then the lineage columns."""
+    return pa.schema(
+        [pa.field(c.name, pa.string()) for c in schema.template_columns]
+        + [
+            pa.field("SOURCE_ROW", pa.int64()),
+            pa.field("SOURCE_SHEET", pa.string()),
+            pa.field("SOURCE_COLUMN", pa.string()),
+        ]
+    )
+
+
+def conform(table: pa.Table, schema: Schema) -> pa.Table:
+    """`table` in the raw shape: missing columns null, types cast, other columns left out, so
+    the raw partitions of many submissions read as one frame."""
+    target = raw_arrow_schema(schema)
+    columns = [
+        table.column(f.name).cast(f.type)
+        if f.name in table.column_names
+        else pa.nulls(table.num_rows, f.type)
+        for f in target
+    ]
+    return pa.Table.from_arrays(columns, schema=target)
 
 
 def cell_text(value: Any) -> str:
