@@ -10,9 +10,10 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -79,6 +80,67 @@ class Lake:
         # Cached plans that read the old files of `target` would fail with FILE_NOT_EXIST.
         df.sparkSession.catalog.refreshByPath(str(target))
 
+    def write_spark_by_area(
+        self,
+        df: DataFrame,
+        target: Path,
+        column: str,
+        order: list[str],
+        areas: set[str] | None = None,
+    ) -> None:
+        """Write `df` into `target` as one Parquet file per value of `column` (`<area>-<n>.parquet`,
+        sorted by `order` inside), side by side in one flat folder, so readers still read one
+        folder. With `areas`, `df` holds the rows of those areas only: their files are replaced,
+        every other area's files are kept (hard links into the new folder, not copies). Either
+        way the folder is swapped whole: readers see the old tables or the new ones."""
+        from pyspark.sql import functions as F
+
+        staging = target.parent / f".stage-{target.name}-{uuid.uuid4().hex[:8]}"
+        try:
+            (
+                df.withColumn("_AREA", F.col(column))
+                .repartition("_AREA")
+                .sortWithinPartitions("_AREA", *order)
+                .write.partitionBy("_AREA")
+                .parquet(str(staging))
+            )
+
+            def write(tmp: Path) -> None:
+                tmp.mkdir(parents=True)
+                if areas is not None and target.exists():
+                    for f in target.glob("*.parquet"):
+                        if area_of_file(f) not in areas:
+                            _link(f, tmp / f.name)
+                for part in staging.glob("_AREA=*"):
+                    name = quote(unquote(part.name.split("=", 1)[1]), safe="")
+                    for n, f in enumerate(sorted(part.glob("*.parquet"))):
+                        os.replace(f, tmp / f"{name}-{n}.parquet")
+                if not any(tmp.glob("*.parquet")):  # no rows at all: keep the schema
+                    empty = staging / "empty"
+                    df.limit(0).coalesce(1).write.parquet(str(empty))
+                    os.replace(next(empty.glob("*.parquet")), tmp / "-0.parquet")
+
+            self.replace_dir(target, write)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        df.sparkSession.catalog.refreshByPath(str(target))
+
+    @staticmethod
+    def area_files(folder: Path, areas: Iterable[str]) -> list[Path]:
+        """The files of `areas` in a folder written by write_spark_by_area."""
+        wanted = set(areas)
+        return sorted(f for f in Path(folder).glob("*.parquet") if area_of_file(f) in wanted)
+
+    @staticmethod
+    def read_by_area(folder: Path) -> pa.Table:
+        """A folder written by write_spark_by_area as one Arrow table, in its row order: the
+        files by area, each sorted inside (no Spark job)."""
+        files = sorted(
+            Path(folder).glob("*.parquet"),
+            key=lambda f: (area_of_file(f), int(f.stem.rpartition("-")[2])),
+        )
+        return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+
     @staticmethod
     def parquet_rows(folder: Path) -> int:
         """Rows of a Parquet folder, from the files' footers: no Spark job, no data read."""
@@ -87,3 +149,16 @@ class Lake:
     def remove_submission(self, submission_id: int, zones: tuple[str, ...] = ZONES) -> None:
         for zone in zones:
             shutil.rmtree(self.submission_dir(zone, submission_id), ignore_errors=True)
+
+
+def area_of_file(path: Path) -> str:
+    """The area a file written by Lake.write_spark_by_area holds (`<quoted area>-<n>.parquet`)."""
+    return unquote(path.name.rpartition("-")[0])
+
+
+def _link(source: Path, target: Path) -> None:
+    """A hard link (the file is immutable once written), or a copy where links are not possible."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)

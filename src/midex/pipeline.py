@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import traceback
 from dataclasses import dataclass
 from datetime import datetime
@@ -192,7 +193,6 @@ def _read_batch(spark: SparkSession, ctx: Context, zone: str, subs: list[Submiss
 def _write_batch(ctx: Context, df, zone: str, ids: list[int]) -> None:  # type: ignore[no-untyped-def]
     """Write `df` (rows of several submissions) in ONE Spark job, then swap each submission's
     part into `<zone>/submission=<id>/`, so each folder still changes all at once."""
-    import shutil
     import uuid
 
     from pyspark.sql import functions as F
@@ -292,13 +292,27 @@ def validate_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) ->
     suite = load_suite(ctx.settings.expectations / "harmonised.yaml", ctx.schema)
     harmonised = _read_batch(spark, ctx, "harmonised", subs)
     quarantine = _read_batch(spark, ctx, "quarantine", subs)
-    previous = None  # the lake's resolved observations supply the previous period
-    if ctx.lake.observations_dir().exists():
-        previous = spark.read.parquet(str(ctx.lake.observations_dir()))
-    found = run_suite_by_submission(harmonised, suite, ctx.schema, previous, ids)  # type: ignore[arg-type]
+    found = run_suite_by_submission(
+        harmonised, suite, ctx.schema, _previous_periods(ctx, spark, ids), ids
+    )
     for sid, findings in quarantine_findings(quarantine, by_submission=True).items():
         found[sid] = findings + found.get(sid, [])
     return [_conclude(ctx, spark, sub, found.get(sub.id, [])) for sub in subs]  # type: ignore[arg-type]
+
+
+def _previous_periods(ctx: Context, spark: SparkSession, ids: list[int]):  # type: ignore[no-untyped-def]
+    """The lake's resolved observations that may supply the previous period to `ids`: the
+    files of their areas only, when resolved/ is laid out by area (it is once resolved)."""
+    from midex.resolve import read_state, submission_areas
+
+    folder = ctx.lake.observations_dir()
+    if not folder.exists():
+        return None
+    if read_state(ctx.lake) is None:
+        return spark.read.parquet(str(folder))
+    areas = set().union(*(submission_areas(ctx.lake, i) for i in ids))
+    files = ctx.lake.area_files(folder, areas)
+    return spark.read.parquet(*[str(f) for f in files]) if files else None
 
 
 def _conclude(ctx: Context, spark: SparkSession, sub: Submission, findings: list[Finding]):  # type: ignore[no-untyped-def]
@@ -386,6 +400,10 @@ def process_batch(
     (pyarrow), then harmonise and validate them together — the agencies' first, then the
     others — in batches of at most MIDEX_BATCH_ROWS raw rows, one Spark plan per stage and
     batch. Returns (results in the order given, failure messages)."""
+    from midex.validate import import_in_background
+
+    if subs:
+        import_in_background()  # overlaps parsing and harmonisation
     by_id: dict[int, Submission] = {}
     failures: list[str] = []
     for sub in subs:
@@ -435,30 +453,76 @@ def process(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
     return results[0]
 
 
-def resolution(ctx: Context, spark: SparkSession, as_of: datetime | None = None):  # type: ignore[no-untyped-def]
+def resolution(ctx: Context, spark: SparkSession, as_of: datetime | None = None, only=None):  # type: ignore[no-untyped-def]
     """The resolved tables (observations, observations_all, source_disagreements) as they were
     at `as_of` by acceptance time (default: now), computed from the harmonised partitions of the
-    submissions accepted by then; None if there are none. Reads only; writes nothing."""
+    submissions accepted by then (`only`: of some areas); None if there are none. Reads only;
+    writes nothing."""
     from midex.resolve import resolve_lake
 
-    return resolve_lake(spark, ctx.lake, ctx.catalog, ctx.schema, as_of)
+    return resolve_lake(spark, ctx.lake, ctx.catalog, ctx.schema, as_of, only)
 
 
-def resolve(ctx: Context, spark: SparkSession) -> int:
-    """Rebuild resolved/{observations,observations_all,source_disagreements} from every
-    accepted submission (old harmonised partitions are only read); mark them resolved."""
-    from midex.resolve import resolved_dir
+def resolve(ctx: Context, spark: SparkSession, full: bool = False) -> int:
+    """Bring resolved/{observations,observations_all,source_disagreements} up to date with every
+    accepted submission (harmonised partitions are only read); mark them resolved.
+
+    Incremental: only the areas that changed are resolved again — those the newly accepted (or
+    reprocessed) submissions hold rows of, now or before, and those of submissions no longer
+    accepted — one file per area, the other areas' files kept. So a national provider's
+    submission costs what its area costs, not what the lake holds. A full resolution runs when
+    asked (`full`), when resolved/ does not say what it was built from (`_state.json`), or when
+    the change touches most areas."""
+    from midex.resolve import (
+        RESOLVED_TABLES,
+        AreaScope,
+        read_state,
+        resolved_dir,
+        submission_areas,
+        write_state,
+    )
 
     accepted = ctx.catalog.submissions((SubmissionStatus.accepted,))
-    result = resolution(ctx, spark)
-    if result is None:
-        return 0
-    result.versions.cache()  # the three tables derive from it: annotate once
-    try:
-        for name, df in result.tables().items():
-            ctx.lake.write_spark(df, resolved_dir(ctx.lake, name))
-    finally:
-        result.versions.unpersist()
+    state = read_state(ctx.lake, ctx.schema.mapping_version)
+    before = state or {}
+    new = [s for s in accepted if s.resolved_at is None or s.id not in before]
+    gone = set(before) - {s.id for s in accepted}
+    index = {s.id: before[s.id] for s in accepted if s.id in before}
+    index.update({s.id: submission_areas(ctx.lake, s.id) for s in new})  # type: ignore[misc, arg-type]
+    touched: set[str] = set()
+    for sid in [s.id for s in new] + sorted(gone):
+        touched |= index.get(sid, set()) | before.get(sid, set())  # type: ignore[arg-type]
+    known = set().union(*before.values(), *index.values())
+    incremental = (
+        not full
+        and state is not None
+        and all(resolved_dir(ctx.lake, n).exists() for n in RESOLVED_TABLES)
+        and 2 * len(touched) <= len(known)
+    )
+    result = None
+    if incremental and touched:
+        log.info("resolving %d of %d areas again", len(touched), len(known))
+        result = resolution(ctx, spark, only=AreaScope(touched, index))
+        incremental = result is not None  # else no accepted rows are left in those areas
+    if not incremental:
+        result = resolution(ctx, spark)
+        if result is None:  # nothing is accepted (any more): nothing is resolved
+            for name in RESOLVED_TABLES:
+                shutil.rmtree(resolved_dir(ctx.lake, name), ignore_errors=True)
+    if result is not None:
+        result.versions.cache()  # the three tables derive from it: annotate once
+        try:
+            for name, df in result.tables(sort=False).items():
+                ctx.lake.write_spark_by_area(
+                    df,
+                    resolved_dir(ctx.lake, name),
+                    "REF_AREA",
+                    result.order[name],
+                    areas=touched if incremental else None,
+                )
+        finally:
+            result.versions.unpersist()
+    write_state(ctx.lake, index, ctx.schema.mapping_version)  # type: ignore[arg-type]
     rows = ctx.lake.parquet_rows(ctx.lake.observations_dir())  # footers: no Spark job
     now = utcnow()
     for s in accepted:
@@ -524,7 +588,6 @@ def _reprocess(ctx: Context, spark: SparkSession, selected) -> list[int]:  # typ
     (a reprocessed rates file can make others stale). The acceptance time of a submission that
     stays accepted is kept: a mapping change is not a revision by its provider. The previous
     harmonised partition is archived, not lost."""
-    import shutil
 
     done: list[int] = []
     for _ in range(3):
@@ -547,7 +610,12 @@ def _reprocess(ctx: Context, spark: SparkSession, selected) -> list[int]:  # typ
                 if not archive.exists():
                     shutil.copytree(old, archive)
             before[sub.id] = sub.accepted_at
-            parsed.append(ctx.catalog.update_submission(sub.id, status=SubmissionStatus.parsed))
+            # resolved_at None: resolution takes its areas (old and new) in again
+            parsed.append(
+                ctx.catalog.update_submission(
+                    sub.id, status=SubmissionStatus.parsed, resolved_at=None
+                )
+            )
         results, failures = process_batch(ctx, spark, parsed)
         for sub in results:
             accepted_at = before[sub.id]

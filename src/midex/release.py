@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from midex.catalog import Catalog, Release, utcnow
 from midex.errors import MidexError
 from midex.lake import Lake
+from midex.resolve import RESOLVED_TABLES, read_state, resolved_dir
 from midex.schema import Schema
 from midex.tables import build_table, group_members
 
@@ -73,7 +74,7 @@ def _resolved_tables(
 ) -> dict[str, DataFrame]:
     """observations, observations_all, source_disagreements: from resolved/ (what `midex run`
     wrote), or resolved as of an instant."""
-    from midex.resolve import RESOLVED_TABLES, resolve_lake, resolved_dir
+    from midex.resolve import resolve_lake
 
     if as_of is None and all(resolved_dir(lake, n).exists() for n in RESOLVED_TABLES):
         return {n: spark.read.parquet(str(resolved_dir(lake, n))) for n in RESOLVED_TABLES}
@@ -202,11 +203,23 @@ def publish(
 
         expectations = get_settings().expectations
     as_of, embargo_until = _utc(as_of), _utc(embargo_until)
+    from midex.validate import import_in_background
+
+    import_in_background()  # the table checks need it after the Spark work
     resolved = _resolved_tables(spark, lake, catalog, schema, as_of)
-    observations = resolved["observations"].cache()
+    # resolved/ laid out by area holds each table sorted already: its files are concatenated
+    # with pyarrow, not sorted and coalesced again by Spark
+    arrow: dict[str, pa.Table] = {}
+    if as_of is None and read_state(lake) is not None:
+        arrow = {n: lake.read_by_area(resolved_dir(lake, n)) for n in RESOLVED_TABLES}
+    key = list(schema.series_key)
+    observations = resolved["observations"]
+    tables: dict[str, DataFrame] = {"observations": observations.orderBy(*key)}
+    if arrow:  # the impact tables read a few columns: only those are cached
+        needed = {*key, "OBS_VALUE", "PROVIDER", "ACCEPTED_AT", "SUBMISSION_ID", "MAPPING_VERSION"}
+        observations = observations.select(*[c for c in observations.columns if c in needed])
+    observations = observations.cache()
     try:
-        key = list(schema.series_key)
-        tables: dict[str, DataFrame] = {"observations": observations.orderBy(*key)}
         tables.update({n: df for n, df in resolved.items() if n != "observations"})
         tables["group_members"] = group_members(spark, schema).orderBy("GROUP_CODE", "REF_AREA")
         # impact tables are small (areas × years): computed once, collected as Arrow, checked
@@ -246,6 +259,8 @@ def publish(
                 path = tmp / f"{name}.parquet"
                 if name in impact:
                     pq.write_table(impact[name], path)
+                elif name in arrow:  # INT96 timestamps, as Spark writes them
+                    pq.write_table(arrow[name], path, use_deprecated_int96_timestamps=True)
                 else:
                     _write_single_parquet(tables[name], path, tmp / f".scratch-{name}")
                 data[name] = pq.read_table(path)

@@ -123,12 +123,16 @@ def annotate_versions(
     submissions: DataFrame,
     rules: DataFrame,
     series_key: tuple[str, ...],
+    scope_rows: DataFrame | None = None,
 ) -> DataFrame:
     """Every harmonised row of the given submissions with ACCEPTED_AT, SUBMISSION_MODE,
     PROVIDER_KIND, KIND_RANK, TOLERANCE and RESOLUTION (won, lost, superseded, withdrawn).
 
     `submissions` (SUBMISSIONS_SCHEMA) lists the accepted submissions that take part — for an
     as-of resolution, those accepted by then; rows of any other submission are left out.
+    `scope_rows`: when `harmonised` holds only some areas, ALL the rows of the replace-mode
+    submissions, so that their scope (indicators x areas x periods of the whole file) is the
+    same as in a resolution of every area.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F
@@ -141,8 +145,15 @@ def annotate_versions(
     latest = versions.where(F.col("_version") == 1)
 
     # the scope of each replace-mode submission: its indicators x areas x periods
+    in_scope = (
+        versions
+        if scope_rows is None
+        else scope_rows.select(
+            "SUBMISSION_ID", "PROVIDER", "INDICATOR", "REF_AREA", "TIME_PERIOD"
+        ).join(F.broadcast(submissions), "SUBMISSION_ID")
+    )
     scopes = (
-        versions.where(F.col("SUBMISSION_MODE") == "replace")
+        in_scope.where(F.col("SUBMISSION_MODE") == "replace")
         .groupBy("PROVIDER", "SUBMISSION_ID", "ACCEPTED_AT")
         .agg(
             F.collect_set("INDICATOR").alias("S_INDICATORS"),
@@ -205,9 +216,14 @@ class Resolution:
     observations: DataFrame  # exactly one row per series key: the winners
     observations_all: DataFrame  # every provider's current value, WON says which one won
     source_disagreements: DataFrame  # winner and loser side by side, beyond the tolerance
+    order: dict[str, list[Any]]  # each table's row order (the series key first)
 
-    def tables(self) -> dict[str, DataFrame]:
-        return {name: getattr(self, name) for name in RESOLVED_TABLES}
+    def tables(self, sort: bool = True) -> dict[str, DataFrame]:
+        """The three tables, sorted by their `order` (or unsorted, for a writer that sorts)."""
+        return {
+            name: getattr(self, name).orderBy(*self.order[name]) if sort else getattr(self, name)
+            for name in RESOLVED_TABLES
+        }
 
 
 def resolve_versions(
@@ -251,9 +267,14 @@ def resolve_versions(
     )
     return Resolution(
         versions=versions,
-        observations=observations.orderBy(*key),
-        observations_all=observations_all.orderBy(*key, F.col("WON").desc(), "PROVIDER"),
-        source_disagreements=disagreements.orderBy(*key, "OTHER_PROVIDER"),
+        observations=observations,
+        observations_all=observations_all,
+        source_disagreements=disagreements,
+        order={
+            "observations": key,
+            "observations_all": [*key, F.col("WON").desc(), "PROVIDER"],
+            "source_disagreements": [*key, "OTHER_PROVIDER"],
+        },
     )
 
 
@@ -268,14 +289,22 @@ def resolve_lake(
     catalog: Catalog,
     schema: Schema,
     as_of: datetime | None = None,
+    only: AreaScope | None = None,
 ) -> Resolution | None:
     """Resolve over the harmonised partitions of the submissions accepted by `as_of` (default:
-    now). None when there are none."""
+    now). None when there are none. With `only`, the keys of its areas alone, from the
+    submissions that hold rows of them: the same rows a resolution of every area gives for
+    those areas (every rule compares versions of one series key, and the key holds REF_AREA;
+    replace-mode scopes are taken from whole files)."""
+    from pyspark.sql import functions as F
+
     accepted = [
         s
         for s in catalog.submissions((SubmissionStatus.accepted,))
         if s.accepted_at is not None and (as_of is None or as_utc(s.accepted_at) <= as_utc(as_of))
     ]
+    if only is not None:
+        accepted = [s for s in accepted if only.areas & only.index.get(s.id, set())]  # type: ignore[arg-type]
     if not accepted:
         return None
     kinds = {p.code: str(p.kind) for p in catalog.providers()}
@@ -289,9 +318,74 @@ def resolve_lake(
     # mergeSchema: partitions written before a column was added to the schema still take part
     paths = [str(lake.submission_dir("harmonised", s.id)) for s in accepted]  # type: ignore[arg-type]
     harmonised = spark.read.option("mergeSchema", "true").parquet(*paths)
+    scope_rows = None
+    if only is not None:
+        harmonised = harmonised.where(F.col("REF_AREA").isin(sorted(only.areas)))
+        replacing = [
+            str(lake.submission_dir("harmonised", s.id))  # type: ignore[arg-type]
+            for s in accepted
+            if str(s.mode) == "replace"
+        ]
+        if replacing:
+            scope_rows = spark.read.option("mergeSchema", "true").parquet(*replacing)
     rules = load_rules(schema).frame(spark, sorted(schema.indicators.code_set()))
-    versions = annotate_versions(harmonised, submissions, rules, schema.series_key)
+    versions = annotate_versions(harmonised, submissions, rules, schema.series_key, scope_rows)
     return resolve_versions(versions, harmonised.columns, schema.series_key)
+
+
+@dataclass(frozen=True)
+class AreaScope:
+    """Which areas to resolve again, and which areas each accepted submission holds rows of."""
+
+    areas: set[str]
+    index: dict[int, set[str]]
+
+
+STATE_FILE = "_state.json"  # in resolved/: the areas of every submission resolved into it
+STATE_LAYOUT = "by-area-1"
+
+
+def submission_areas(lake: Lake, submission_id: int) -> set[str]:
+    """The REF_AREA values of a harmonised partition (pyarrow, one column: no Spark job)."""
+    import pyarrow.parquet as pq
+
+    folder = lake.submission_dir("harmonised", submission_id)
+    if not any(folder.glob("*.parquet")):
+        return set()
+    column = pq.read_table(folder, columns=["REF_AREA"]).column("REF_AREA")
+    return {a for a in column.unique().to_pylist() if a is not None}
+
+
+def read_state(lake: Lake, mapping_version: str | None = None) -> dict[int, set[str]] | None:
+    """What resolved/ was built from: submission id -> its areas. None when unknown (a lake
+    written before the by-area layout, or never resolved) or, given `mapping_version`, built
+    under another one (the columns may differ): either calls for a full resolution."""
+    import json
+
+    path = lake.root / "resolved" / STATE_FILE
+    if not path.exists():
+        return None
+    doc = json.loads(path.read_text("utf-8"))
+    if doc.get("layout") != STATE_LAYOUT:
+        return None
+    if mapping_version is not None and doc.get("mapping_version") != mapping_version:
+        return None
+    return {int(k): set(v) for k, v in doc["submissions"].items()}
+
+
+def write_state(lake: Lake, index: dict[int, set[str]], mapping_version: str) -> None:
+    import json
+    import os
+
+    path = lake.root / "resolved" / STATE_FILE
+    tmp = path.with_suffix(".tmp")
+    doc = {
+        "layout": STATE_LAYOUT,
+        "mapping_version": mapping_version,
+        "submissions": {str(k): sorted(v) for k, v in index.items()},
+    }
+    tmp.write_text(json.dumps(doc, sort_keys=True), "utf-8")
+    os.replace(tmp, path)
 
 
 def resolved_dir(lake: Lake, table: str) -> Any:

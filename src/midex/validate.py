@@ -29,6 +29,8 @@ from midex.errors import MidexError
 from midex.findings import Finding
 from midex.schema import Schema
 
+log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
@@ -280,6 +282,26 @@ def finding_for(exp: SuiteExpectation, row: dict[str, Any], schema: Schema) -> F
         series_key=series_key_text([row.get(k) for k in schema.series_key]),
         message=rules.message(exp.rule, **values),
     )
+
+
+def import_in_background() -> None:
+    """Start importing Great Expectations (6 s of pure Python) in a thread, so that it overlaps
+    the Spark work that comes before validation instead of adding to it. Idempotent."""
+    import sys
+    import threading
+
+    if "great_expectations" in sys.modules or any(
+        t.name == "midex-import-gx" for t in threading.enumerate()
+    ):
+        return
+
+    def load() -> None:
+        try:
+            import great_expectations  # noqa: F401
+        except Exception:  # the import that needs it reports the error
+            log.debug("importing Great Expectations in the background failed", exc_info=True)
+
+    threading.Thread(target=load, name="midex-import-gx", daemon=True).start()
 
 
 def prepare(
