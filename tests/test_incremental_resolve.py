@@ -11,7 +11,7 @@ import pytest
 
 from midex.catalog import ProviderKind, SubmissionStatus
 from midex.lake import area_of_file
-from midex.pipeline import resolution, run, submit
+from midex.pipeline import publish, resolution, run, submit
 from midex.resolve import RESOLVED_TABLES, read_state, resolved_dir
 from tests.conftest import write
 
@@ -98,6 +98,18 @@ def test_incremental_resolution_equals_full_and_rewrites_only_touched_areas(
     assert observations[("SLV", "GDP", "2020")] == (32e9, "WB")  # untouched all along
     disagreements = pq.read_table(resolved_dir(ctx.lake, "source_disagreements")).to_pylist()
     assert [(d["REF_AREA"], d["TIME_PERIOD"]) for d in disagreements] == [("MEX", "2019")]
+
+    # the release concatenates the areas' files: sorted by the series key, and Spark reads the
+    # acceptance times as it wrote them
+    release = publish(ctx, spark)
+    folder = ctx.lake.published_dir() / str(release.number)
+    published = pq.read_table(folder / "observations.parquet")
+    keys = [tuple(r[k] for k in ctx.schema.series_key) for r in published.to_pylist()]
+    assert keys == sorted(keys) and len(keys) == len(observations)
+    assert published.to_pylist() == pq.read_table(ctx.lake.observations_dir()).to_pylist()
+    read_back = spark.read.parquet(str(folder / "observations.parquet"))
+    assert dict(read_back.dtypes)["ACCEPTED_AT"] == "timestamp"
+    assert read_back.where("ACCEPTED_AT IS NULL").count() == 0
 
 
 def test_a_lake_without_state_is_resolved_in_full(spark, ctx, tmp_path: Path) -> None:
