@@ -17,6 +17,7 @@ from midex.countries import NOT_APPLICABLE, resolve_areas
 from midex.currency import LCU, RATES_SCHEMA
 from midex.rules import fix, spark_message
 from midex.schema import Codelist, Schema
+from midex.spark import local_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -49,36 +50,48 @@ class Mappings:
 
 def _codelist_frame(spark: SparkSession, codelist: Codelist) -> DataFrame:
     rows = sorted(codelist.lookup().items())
-    return spark.createDataFrame(rows, "KEY string, CODE string")
+    return local_frame(spark, rows, "KEY string, CODE string")
 
 
 def build_mappings(
-    spark: SparkSession, schema: Schema, raw: DataFrame, rates: DataFrame | None = None
+    spark: SparkSession,
+    schema: Schema,
+    raw: DataFrame,
+    rates: DataFrame | None = None,
+    area_values: list[str] | None = None,
 ) -> Mappings:
     """Mapping tables for one raw frame. Areas: the distinct submitted strings (a few hundred at
-    most) are resolved once on the driver with country_converter, then joined back."""
+    most; `area_values` when the caller has them already) are resolved once on the driver with
+    country_converter, then joined back."""
     from pyspark.sql import functions as F
 
-    area_values = [
-        r[0]
-        for r in raw.select(F.explode(F.array(F.trim("REF_AREA"), F.trim("COUNTERPART_AREA"))))
-        .where(F.col("col").isNotNull() & (F.col("col") != ""))
-        .distinct()
-        .collect()
-    ]
+    if area_values is None:
+        area_values = [
+            r[0]
+            for r in raw.select(F.explode(F.array(F.trim("REF_AREA"), F.trim("COUNTERPART_AREA"))))
+            .where(F.col("col").isNotNull() & (F.col("col") != ""))
+            .distinct()
+            .collect()
+        ]
     resolved = resolve_areas(area_values, schema)
-    areas = spark.createDataFrame(
-        [(r.value.strip().upper(), r.iso3, r.problem) for r in resolved] or [("", None, None)],
+    by_key: dict[str, tuple] = {}
+    for r in resolved:  # spellings that differ only in case or spaces share a key: the first
+        by_key.setdefault(r.value.strip().upper(), (r.value.strip().upper(), r.iso3, r.problem))
+    areas = local_frame(
+        spark,
+        list(by_key.values()) or [("", None, None)],
         "KEY string, ISO3 string, PROBLEM string",
-    ).dropDuplicates(["KEY"])
+    )
     indicator_rows = []
     for key, code in sorted(schema.indicators.lookup().items()):
         entry = schema.indicators.get(code)
         indicator_rows.append(
             (key, code, str(entry.attrs["unit"]), bool(entry.attrs.get("bilateral", False)))
         )
-    indicators = spark.createDataFrame(
-        indicator_rows, "KEY string, INDICATOR string, CANONICAL_UNIT string, BILATERAL boolean"
+    indicators = local_frame(
+        spark,
+        indicator_rows,
+        "KEY string, INDICATOR string, CANONICAL_UNIT string, BILATERAL boolean",
     )
     return Mappings(
         areas=areas,
@@ -151,7 +164,8 @@ CONTEXT_SCHEMA = (
 
 def contexts_frame(spark: SparkSession, contexts: list[SubmissionContext]) -> DataFrame:
     """One row per submission: what harmonisation needs to know about it (a broadcast join)."""
-    return spark.createDataFrame(
+    return local_frame(
+        spark,
         [
             (
                 c.submission_id,

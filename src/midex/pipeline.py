@@ -176,6 +176,23 @@ def _raw_has_lcu(ctx: Context, submission_id: int) -> bool:
     return bool(pc.any(found).as_py())
 
 
+def _raw_areas(ctx: Context, ids: list[int]) -> list[str]:
+    """The distinct area spellings (REF_AREA, COUNTERPART_AREA, trimmed) of raw partitions,
+    read with pyarrow: no Spark job."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    values: set[str] = set()
+    for i in ids:
+        table = pq.read_table(
+            ctx.lake.submission_dir("raw", i), columns=["REF_AREA", "COUNTERPART_AREA"]
+        )
+        for name in ("REF_AREA", "COUNTERPART_AREA"):
+            trimmed = pc.utf8_trim(table.column(name).unique(), characters=" ")  # as F.trim
+            values.update(v for v in pc.unique(trimmed).to_pylist() if v)
+    return sorted(values)
+
+
 def _read_batch(spark: SparkSession, ctx: Context, zone: str, subs: list[Submission]):  # type: ignore[no-untyped-def]
     """The `zone` partitions of `subs` as one frame; raw rows get SUBMISSION_ID from their path."""
     from pyspark.sql import functions as F
@@ -231,7 +248,7 @@ def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -
     if with_lcu:  # the latest accepted rates, once for the whole batch
         rates = exchange_rates(spark, ctx.lake, ctx.catalog).cache()
         rates_version = fingerprint(rates)
-    maps = build_mappings(spark, ctx.schema, raw, rates)
+    maps = build_mappings(spark, ctx.schema, raw, rates, _raw_areas(ctx, ids))  # type: ignore[arg-type]
     rules = load_rules(ctx.schema)
     contexts = []
     for sub in subs:

@@ -73,8 +73,10 @@ class ResolutionRules:
             for kind in ProviderKind:
                 rank = rule.priority.index(kind.value) if kind.value in rule.priority else 99
                 rows.append((code, kind.value, rank, float(rule.tolerance)))
-        return spark.createDataFrame(
-            rows, "INDICATOR string, PROVIDER_KIND string, KIND_RANK int, TOLERANCE double"
+        from midex.spark import local_frame
+
+        return local_frame(
+            spark, rows, "INDICATOR string, PROVIDER_KIND string, KIND_RANK int, TOLERANCE double"
         )
 
 

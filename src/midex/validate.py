@@ -28,6 +28,7 @@ from midex.countries import NOT_APPLICABLE, iso3_codes
 from midex.errors import MidexError
 from midex.findings import Finding
 from midex.schema import Schema
+from midex.spark import local_frame
 
 log = logging.getLogger(__name__)
 
@@ -345,7 +346,7 @@ def prepare(
         for code in codelist_codes(name, schema):
             lists.setdefault(code, []).append(name)
     codes = F.broadcast(
-        spark.createDataFrame(sorted(lists.items()), "CODE string, LISTS array<string>")
+        local_frame(spark, sorted(lists.items()), "CODE string, LISTS array<string>")
     )
     for i, (column, codelist) in enumerate(suite.codelist_joins.items()):
         alias = f"codelist{i}"
