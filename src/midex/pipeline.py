@@ -480,7 +480,7 @@ def resolution(ctx: Context, spark: SparkSession, as_of: datetime | None = None,
     return resolve_lake(spark, ctx.lake, ctx.catalog, ctx.schema, as_of, only)
 
 
-def resolve(ctx: Context, spark: SparkSession, full: bool = False) -> int:
+def resolve(ctx: Context, spark: SparkSession) -> int:
     """Bring resolved/{observations,observations_all,source_disagreements} up to date with every
     accepted submission (harmonised partitions are only read); mark them resolved.
 
@@ -488,8 +488,8 @@ def resolve(ctx: Context, spark: SparkSession, full: bool = False) -> int:
     reprocessed) submissions hold rows of, now or before, and those of submissions no longer
     accepted — one file per area, the other areas' files kept. So a national provider's
     submission costs what its area costs, not what the lake holds. A full resolution runs when
-    asked (`full`), when resolved/ does not say what it was built from (`_state.json`), or when
-    the change touches most areas."""
+    resolved/ does not say what it was built from (`_state.json`, or another mapping version),
+    or when the change touches most areas."""
     from midex.resolve import (
         RESOLVED_TABLES,
         AreaScope,
@@ -511,8 +511,7 @@ def resolve(ctx: Context, spark: SparkSession, full: bool = False) -> int:
         touched |= index.get(sid, set()) | before.get(sid, set())  # type: ignore[arg-type]
     known = set().union(*before.values(), *index.values())
     incremental = (
-        not full
-        and state is not None
+        state is not None
         and all(resolved_dir(ctx.lake, n).exists() for n in RESOLVED_TABLES)
         and 2 * len(touched) <= len(known)
     )
