@@ -19,7 +19,8 @@ order it is submitted (manifest.json lists every file with its provider and expe
   canonical codes, lower-case codes or WDI aliases, sex as codes or words; 1% missing values
   (".."). A third of the countries resubmit their last two years later (revisions).
 - increment.csv: one 10,000-row national resubmission, for the incremental case (not in the
-  main list).
+  main list); increment_next.csv: another country's, submitted after it in the same session
+  (the steady state of a long-lived worker, which keeps its Spark session).
 
 Every file is valid: the bench measures the happy path (no rejections), and the baselines in
 bench/baselines.py must produce the same tables from it.
@@ -363,6 +364,13 @@ def generate(out: Path, n: int) -> dict:
     for c, cols in revisions:
         path = files / f"national_{c.iso3}_revised.csv"
         add(path, f"N_{c.iso3}", "template", _write_template(path, cols))
+    # drawn last, from its own generator: the files above stay byte-identical
+    nxt = revision(
+        national_rows(cs[1], 1, max(p.national_rows, 14_000), rates),
+        np.random.default_rng([SEED, 1, 1]),
+        ("19", "20"),
+    )
+    next_rows = _write_template(files / "increment_next.csv", _take(nxt, 10_000))
     manifest = {
         "scale": n,
         "seed": SEED,
@@ -374,6 +382,12 @@ def generate(out: Path, n: int) -> dict:
             "provider": f"N_{cs[0].iso3}",
             "format": "template",
             "rows": inc_rows,
+        },  # fmt: skip
+        "increment_next": {
+            "file": "increment_next.csv",
+            "provider": f"N_{cs[1].iso3}",
+            "format": "template",
+            "rows": next_rows,
         },  # fmt: skip
         "rows_total": sum(s["rows"] for s in submissions),
     }

@@ -220,6 +220,20 @@ def main(argv: list[str] | None = None) -> int:
             + ", ".join(f"{k} {v:.1f}s" for k, v in {**m["phases"], **stages}.items())
             + f"; validation {stages.get('validate', 0) / total:.0%} of end to end"
         )
+    if "midex_increment" in runs:
+        m = runs["midex_increment"]["result"]
+        print(
+            "midex increment (new process, cold JVM): "
+            + ", ".join(f"{k} {v:.1f}s" for k, v in {**m["phases"], **m["stages"]}.items())
+        )
+        if m.get("warm"):
+            w = m["warm"]
+            print(
+                f"midex next increment ({w['rows']:,} rows, same session, as the service's "
+                f"worker): run {w['run']:.1f}s ("
+                + ", ".join(f"{k} {v:.1f}s" for k, v in w["stages"].items())
+                + f", resolve and rest {w['resolve_and_rest']:.1f}s), publish {w['publish']:.1f}s"
+            )
     print("outputs equal: " + ("yes" if not problems else "NO\n  " + "\n  ".join(problems)))
     args.results.mkdir(parents=True, exist_ok=True)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")

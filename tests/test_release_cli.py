@@ -85,6 +85,12 @@ def test_publish_export_explain_diff_and_embargo(
         names = set(bundle.namelist())
         assert {"manifest.json", "report.html", "oda_target.csv", "observations.csv"} <= names
         assert json.loads(bundle.read("manifest.json")) == manifest
+        for name, entry in manifest["tables"].items():  # every CSV is deflated, its hash right
+            info = bundle.getinfo(entry["csv"]["file"])
+            assert info.compress_type == zipfile.ZIP_DEFLATED, name
+            payload = bundle.read(info)
+            assert hashlib.sha256(payload).hexdigest() == entry["csv"]["sha256"], name
+            assert payload.count(b"\n") == entry["rows"] + 1, name  # header + one line a row
         oda_csv = bundle.read("oda_target.csv")
         assert (
             hashlib.sha256(oda_csv).hexdigest() == manifest["tables"]["oda_target"]["csv"]["sha256"]

@@ -125,3 +125,66 @@ def test_bar_chart_is_inline_svg_with_the_reference_line() -> None:
     assert svg.count("<rect") == 2  # the legend and SWE's bar; ITA has none
     assert "n/a" in svg and "0.7% target" in svg and "stroke-dasharray" in svg
     assert "No data" in hbar_chart("empty", [], [("x", [])])
+
+
+def test_release_files_are_streamed_one_area_and_one_row_group_at_a_time(tmp_path) -> None:
+    """The release's big tables never sit whole in memory: area files are concatenated into one
+    Parquet file in area order (a column missing from an older file comes back null), and the
+    CSV is written row group by row group with its SHA-256 taken on the way; list columns are
+    joined with ';'."""
+    import csv
+    import hashlib
+    import io
+
+    import pyarrow.parquet as pq
+
+    from midex.lake import Lake
+    from midex.release import _stream_csv
+
+    folder = tmp_path / "observations"
+    folder.mkdir()
+    flags = pa.list_(pa.string())
+    pq.write_table(  # written before VALIDATION_FLAGS existed
+        pa.table({"REF_AREA": ["MEX"] * 2, "OBS_VALUE": [1.0, 2.0]}), folder / "MEX-0.parquet"
+    )
+    pq.write_table(
+        pa.table(
+            {
+                "REF_AREA": ["AFG", "AFG"],
+                "OBS_VALUE": [3.0, None],
+                "VALIDATION_FLAGS": pa.array([["change_from_previous", "sex_sum"], None], flags),
+            }
+        ),
+        folder / "AFG-0.parquet",
+    )
+    pq.write_table(
+        pa.table(
+            {"REF_AREA": ["AFG"], "OBS_VALUE": [4.0], "VALIDATION_FLAGS": pa.array([[]], flags)}
+        ),
+        folder / "AFG-1.parquet",
+    )
+    target = tmp_path / "observations.parquet"
+    Lake.concat_by_area(folder, target)
+    source = pq.ParquetFile(target)
+    assert source.num_row_groups == 3  # one per area file
+    table = source.read()
+    assert table.column("REF_AREA").to_pylist() == ["AFG", "AFG", "AFG", "MEX", "MEX"]
+    assert table.column("OBS_VALUE").to_pylist() == [3.0, None, 4.0, 1.0, 2.0]
+    assert table.column("VALIDATION_FLAGS").to_pylist() == [
+        ["change_from_previous", "sex_sum"], None, [], None, None,
+    ]  # fmt: skip
+
+    sink = io.BytesIO()
+    digest = _stream_csv(target, sink)
+    text = sink.getvalue()
+    assert digest == hashlib.sha256(text).hexdigest()
+    rows = list(csv.DictReader(io.StringIO(text.decode())))
+    assert [r["REF_AREA"] for r in rows] == ["AFG", "AFG", "AFG", "MEX", "MEX"]  # one header
+    assert rows[0]["VALIDATION_FLAGS"] == "change_from_previous;sex_sum"
+    assert rows[1]["VALIDATION_FLAGS"] == "" and rows[2]["VALIDATION_FLAGS"] == ""
+
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(table.slice(0, 0), empty)
+    sink = io.BytesIO()
+    _stream_csv(empty, sink)
+    assert sink.getvalue().decode().splitlines() == ['"REF_AREA","OBS_VALUE","VALIDATION_FLAGS"']

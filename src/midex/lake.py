@@ -132,14 +132,29 @@ class Lake:
         return sorted(f for f in Path(folder).glob("*.parquet") if area_of_file(f) in wanted)
 
     @staticmethod
-    def read_by_area(folder: Path) -> pa.Table:
-        """A folder written by write_spark_by_area as one Arrow table, in its row order: the
-        files by area, each sorted inside (no Spark job)."""
-        files = sorted(
+    def by_area_files(folder: Path) -> list[Path]:
+        """The files of a folder written by write_spark_by_area, in its row order: by area, each
+        sorted inside."""
+        return sorted(
             Path(folder).glob("*.parquet"),
             key=lambda f: (area_of_file(f), int(f.stem.rpartition("-")[2])),
         )
-        return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+
+    @classmethod
+    def concat_by_area(cls, folder: Path, target: Path, **options: object) -> None:
+        """Write a folder written by write_spark_by_area as ONE Parquet file at `target`, in its
+        row order, one area file at a time: memory holds one area, not the table (no Spark
+        job). `options` go to pyarrow's ParquetWriter."""
+        files = cls.by_area_files(folder)
+        schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="default")
+        with pq.ParquetWriter(target, schema, **options) as writer:  # type: ignore[arg-type]
+            for f in files:
+                table = pq.read_table(f)
+                columns = [
+                    table[n] if n in table.column_names else pa.nulls(len(table), field.type)
+                    for n, field in zip(schema.names, schema, strict=True)
+                ]
+                writer.write_table(pa.table(columns, names=schema.names).cast(schema))
 
     @staticmethod
     def parquet_rows(folder: Path) -> int:

@@ -38,6 +38,9 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 REPORT = "report.html"
+# Deflate level of the release bundle: 1 compresses CSV of numbers about as well as the default
+# (6) at a fraction of its time (docs/performance.md); the bundle is for slow connections
+ZIP_LEVEL = 1
 EXPORT_FORMATS = ("csv", "parquet", "sdmx-csv", "json")
 SDMX_AGENCY = "MIDEX"
 # what an observation carries besides its key and value: attributes in SDMX, lineage otherwise
@@ -132,19 +135,54 @@ def _definitions(schema: Schema, table_names: list[str]) -> dict[str, dict[str, 
     return out
 
 
-def _csv_bytes(table: pa.Table) -> bytes:
-    """CSV of a table; list columns joined with ';' (CSV has no lists)."""
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """List columns joined with ';' (CSV has no lists); the other columns as they are."""
     columns = []
     for field, column in zip(table.schema, table.columns, strict=True):
         if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
-            column = pa.array(
-                [None if v is None else ";".join(map(str, v)) for v in column.to_pylist()],
-                pa.string(),
-            )
+            column = pc.binary_join(column.cast(pa.list_(pa.string())), ";")
         columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def _csv_bytes(table: pa.Table) -> bytes:
+    """CSV of a table; list columns joined with ';' (CSV has no lists)."""
     buffer = pa.BufferOutputStream()
-    pacsv.write_csv(pa.table(columns, names=table.column_names), buffer)
+    pacsv.write_csv(_csv_ready(table), buffer)
     return buffer.getvalue().to_pybytes()
+
+
+class _Hashing(io.RawIOBase):
+    """A writable stream that passes bytes on to `sink` and hashes them (SHA-256) on the way."""
+
+    def __init__(self, sink: Any) -> None:
+        self.sink = sink
+        self.sha256 = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self.sha256.update(data)
+        self.sink.write(data)
+        return len(data)
+
+
+def _stream_csv(path: Path, sink: Any) -> str:
+    """Write the Parquet file at `path` as CSV into `sink`, one row group at a time (memory
+    holds a row group, not the table); return the CSV's SHA-256."""
+    out = _Hashing(sink)
+    source = pq.ParquetFile(path)
+    writer = None
+    for i in range(source.num_row_groups):
+        part = _csv_ready(source.read_row_group(i))
+        if writer is None:
+            writer = pacsv.CSVWriter(out, part.schema)
+        writer.write_table(part)
+    if writer is None:  # no rows: the header alone
+        writer = pacsv.CSVWriter(out, _csv_ready(source.schema_arrow.empty_table()).schema)
+    writer.close()
+    return out.sha256.hexdigest()
 
 
 def _submissions(catalog: Catalog, ids: list[int]) -> list[dict[str, Any]]:
@@ -208,14 +246,12 @@ def publish(
     import_in_background()  # the table checks need it after the Spark work
     resolved = _resolved_tables(spark, lake, catalog, schema, as_of)
     # resolved/ laid out by area holds each table sorted already: its files are concatenated
-    # with pyarrow, not sorted and coalesced again by Spark
-    arrow: dict[str, pa.Table] = {}
-    if as_of is None and read_state(lake) is not None:
-        arrow = {n: lake.read_by_area(resolved_dir(lake, n)) for n in RESOLVED_TABLES}
+    # into the release one at a time with pyarrow, not sorted and coalesced again by Spark
+    by_area = as_of is None and read_state(lake) is not None
     key = list(schema.series_key)
     observations = resolved["observations"]
     tables: dict[str, DataFrame] = {"observations": observations.orderBy(*key)}
-    if arrow:  # the impact tables read a few columns: only those are cached
+    if by_area:  # the impact tables read a few columns: only those are cached
         needed = {*key, "OBS_VALUE", "PROVIDER", "ACCEPTED_AT", "SUBMISSION_ID", "MAPPING_VERSION"}
         observations = observations.select(*[c for c in observations.columns if c in needed])
     observations = observations.cache()
@@ -253,54 +289,62 @@ def publish(
 
             tmp.mkdir(parents=True)
             entries: dict[str, Any] = {}
-            csvs: dict[str, bytes] = {}
-            data: dict[str, pa.Table] = {}
-            for name in [*tables, *impact]:
-                path = tmp / f"{name}.parquet"
-                if name in impact:
-                    pq.write_table(impact[name], path)
-                elif name in arrow:  # INT96 timestamps, as Spark writes them
-                    pq.write_table(arrow[name], path, use_deprecated_int96_timestamps=True)
-                else:
-                    _write_single_parquet(tables[name], path, tmp / f".scratch-{name}")
-                data[name] = pq.read_table(path)
-                csvs[name] = _csv_bytes(data[name])
-                entries[name] = {
-                    "file": path.name,
-                    "rows": data[name].num_rows,
-                    "sha256": sha256_file(path),
-                    "columns": list(data[name].schema.names),
-                    "csv": {
-                        "file": f"{name}.csv",
-                        "sha256": hashlib.sha256(csvs[name]).hexdigest(),
-                    },
-                    **definitions.get(name, {"kind": "resolution"}),
-                }
-            manifest: dict[str, Any] = {
-                "release": number,
-                "created_at": created_at.isoformat(),
-                "as_of": _iso(as_of),
-                "embargo_until": _iso(embargo_until),
-                "mapping_version": schema.mapping_version,
-                "mapping_versions": mapping_versions,
-                "tables": entries,
-                "source_submissions": sources,
-                "checks": {"warnings": warnings},
-                "bundle": f"release-{number}.zip",
-            }
-            report = release_report(manifest, data).encode("utf-8")
-            (tmp / REPORT).write_bytes(report)
-            manifest["report"] = {"file": REPORT, "sha256": hashlib.sha256(report).hexdigest()}
-            text = json.dumps(manifest, indent=2, default=str) + "\n"
-            (tmp / MANIFEST).write_text(text, "utf-8")
             stamp = created_at.timetuple()[:6]
-            with zipfile.ZipFile(tmp / manifest["bundle"], "w", zipfile.ZIP_DEFLATED) as bundle:
-                for file_name, payload in [
-                    (MANIFEST, text.encode("utf-8")),
-                    (REPORT, report),
-                    *[(f"{n}.csv", b) for n, b in csvs.items()],
-                ]:
-                    bundle.writestr(zipfile.ZipInfo(file_name, date_time=stamp), payload)
+
+            def member(file_name: str) -> zipfile.ZipInfo:
+                info = zipfile.ZipInfo(file_name, date_time=stamp)
+                info.compress_type = zipfile.ZIP_DEFLATED  # a ZipInfo's default is stored
+                info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]  # no public setter
+                return info
+
+            # every table's CSV is streamed into the bundle from its Parquet file: memory holds
+            # a row group, not the release (the observations of a 10M lake are gigabytes of CSV)
+            with zipfile.ZipFile(
+                tmp / f"release-{number}.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL
+            ) as bundle:
+                for name in [*tables, *impact]:
+                    path = tmp / f"{name}.parquet"
+                    if name in impact:
+                        pq.write_table(impact[name], path)
+                    elif by_area and name in RESOLVED_TABLES:  # INT96, as Spark writes them
+                        lake.concat_by_area(
+                            resolved_dir(lake, name), path, use_deprecated_int96_timestamps=True
+                        )
+                    else:
+                        _write_single_parquet(tables[name], path, tmp / f".scratch-{name}")
+                    metadata = pq.read_metadata(path)
+                    with bundle.open(member(f"{name}.csv"), "w", force_zip64=True) as entry:
+                        csv_sha256 = _stream_csv(path, entry)
+                    entries[name] = {
+                        "file": path.name,
+                        "rows": metadata.num_rows,
+                        "sha256": sha256_file(path),
+                        "columns": list(metadata.schema.to_arrow_schema().names),
+                        "csv": {"file": f"{name}.csv", "sha256": csv_sha256},
+                        **definitions.get(name, {"kind": "resolution"}),
+                    }
+                manifest: dict[str, Any] = {
+                    "release": number,
+                    "created_at": created_at.isoformat(),
+                    "as_of": _iso(as_of),
+                    "embargo_until": _iso(embargo_until),
+                    "mapping_version": schema.mapping_version,
+                    "mapping_versions": mapping_versions,
+                    "tables": entries,
+                    "source_submissions": sources,
+                    "checks": {"warnings": warnings},
+                    "bundle": f"release-{number}.zip",
+                }
+                report = release_report(manifest, impact).encode("utf-8")
+                (tmp / REPORT).write_bytes(report)
+                manifest["report"] = {
+                    "file": REPORT,
+                    "sha256": hashlib.sha256(report).hexdigest(),
+                }
+                text = json.dumps(manifest, indent=2, default=str) + "\n"
+                (tmp / MANIFEST).write_text(text, "utf-8")
+                bundle.writestr(member(MANIFEST), text.encode("utf-8"))
+                bundle.writestr(member(REPORT), report)
 
         lake.replace_dir(target, write)
     finally:
