@@ -254,7 +254,9 @@ def publish(
     if by_area:  # the impact tables read a few columns: only those are cached
         needed = {*key, "OBS_VALUE", "PROVIDER", "ACCEPTED_AT", "SUBMISSION_ID", "MAPPING_VERSION"}
         observations = observations.select(*[c for c in observations.columns if c in needed])
-    observations = observations.cache()
+    # Cached grouped by indicator: every impact table filters on INDICATOR, and the cache keeps
+    # each column batch's min and max, so a table scans the batches of its indicators only
+    observations = observations.sortWithinPartitions("INDICATOR").cache()
     try:
         tables.update({n: df for n, df in resolved.items() if n != "observations"})
         tables["group_members"] = group_members(spark, schema).orderBy("GROUP_CODE", "REF_AREA")
