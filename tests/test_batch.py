@@ -68,6 +68,14 @@ def test_a_batch_gives_each_submission_its_own_outcome(
     assert [(rule, row) for rule, row, _, _ in c[1]] == [("area_out_of_scope", 3)]
     assert "PH" in c[1][0][3] and "PHL" in c[1][0][3]
     assert {r[1] for r in a[2]} == {"UN"} and {r[0] for r in b[2]} == {ids[1]}
+    # A and B (the agencies' batch) quarantined nothing: their quarantine folders were written
+    # without a Spark pass, yet Spark reads them beside C's with the same columns and types
+    folders = {i: ctx.lake.submission_dir("quarantine", i) for i in ids}
+    assert [pq.read_table(folders[i]).num_rows for i in ids] == [0, 0, 1]
+    alone = spark.read.parquet(str(folders[ids[2]]))
+    together = spark.read.parquet(*[str(f) for f in folders.values()])
+    assert together.schema == alone.schema and together.count() == 1
+    assert spark.read.parquet(str(folders[ids[0]])).schema == alone.schema
 
     # the same files, one at a time, in a fresh home: the same outcome for each
     ctx2 = Context.open(Settings(home=tmp_path / "alone"))

@@ -20,7 +20,7 @@ from midex.schema import Codelist, Schema
 from midex.spark import local_frame
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, Observation, SparkSession
 
 PROBLEM_FIELDS = ("rule", "column", "value", "message")
 
@@ -187,13 +187,16 @@ def harmonise(
     ctx: SubmissionContext | list[SubmissionContext],
     schema: Schema,
     keep: list[DataFrame] | None = None,
+    count_problems: Observation | None = None,
 ) -> tuple[DataFrame, DataFrame]:
     """Return (harmonised observations, quarantined raw rows with their PROBLEMS).
 
     One submission (`ctx` one context), or a batch in one Spark plan: `raw` then has a
     SUBMISSION_ID column and `ctx` lists a context per submission (provider, scope, file).
     `keep`: when given, the frame both outputs derive from is persisted and appended to it, so
-    writing both computes the transform once; the caller unpersists it after the writes."""
+    writing both computes the transform once; the caller unpersists it after the writes.
+    `count_problems`: an Observation that the harmonised output's first action fills with the
+    number of quarantined rows (`rows`), so a caller can skip an empty quarantine."""
     from pyspark.sql import functions as F
 
     contexts = ctx if isinstance(ctx, list) else [ctx]
@@ -438,7 +441,10 @@ def harmonise(
         df = df.withColumn("_HAS_PROBLEM", has_problem).persist()
         keep.append(df)
         has_problem = F.col("_HAS_PROBLEM")
-    good = df.where(~has_problem)
+    checked = df
+    if count_problems is not None:
+        checked = df.observe(count_problems, F.count(F.when(has_problem, 1)).alias("rows"))
+    good = checked.where(~has_problem)
     bad = df.where(has_problem).withColumn(
         "PROBLEMS", F.array_compact(F.array(*[struct for _, struct in problems]))
     )

@@ -80,6 +80,20 @@ class Lake:
         # Cached plans that read the old files of `target` would fail with FILE_NOT_EXIST.
         df.sparkSession.catalog.refreshByPath(str(target))
 
+    def write_empty(self, df: DataFrame, target: Path) -> None:
+        """`target` as an empty Parquet folder with `df`'s schema (what Spark leaves for no rows),
+        written with pyarrow: no Spark job."""
+        from pyspark.sql.pandas.types import to_arrow_schema
+
+        schema = to_arrow_schema(df.schema)
+
+        def write(tmp: Path) -> None:
+            tmp.mkdir(parents=True)
+            pq.write_table(schema.empty_table(), tmp / "part-00000.parquet")
+
+        self.replace_dir(target, write)
+        df.sparkSession.catalog.refreshByPath(str(target))
+
     def write_spark_by_area(
         self,
         df: DataFrame,

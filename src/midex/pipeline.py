@@ -207,18 +207,20 @@ def _read_batch(spark: SparkSession, ctx: Context, zone: str, subs: list[Submiss
     return df
 
 
-def _write_batch(ctx: Context, df, zone: str, ids: list[int]) -> None:  # type: ignore[no-untyped-def]
+def _write_batch(ctx: Context, df, zone: str, ids: list[int], empty: bool = False) -> None:  # type: ignore[no-untyped-def]
     """Write `df` (rows of several submissions) in ONE Spark job, then swap each submission's
-    part into `<zone>/submission=<id>/`, so each folder still changes all at once."""
+    part into `<zone>/submission=<id>/`, so each folder still changes all at once. `empty`:
+    the caller knows `df` has no rows; no Spark job runs."""
     import uuid
 
     from pyspark.sql import functions as F
 
     staging = ctx.lake.root / zone / f".batch-{uuid.uuid4().hex[:8]}"
     try:
-        df.withColumn("_PART", F.col("SUBMISSION_ID")).write.partitionBy("_PART").parquet(
-            str(staging)
-        )
+        if not empty:
+            df.withColumn("_PART", F.col("SUBMISSION_ID")).write.partitionBy("_PART").parquet(
+                str(staging)
+            )
         for i in ids:
             part = staging / f"_PART={i}"
             target = ctx.lake.submission_dir(zone, i)
@@ -226,7 +228,7 @@ def _write_batch(ctx: Context, df, zone: str, ids: list[int]) -> None:  # type: 
                 ctx.lake.replace_dir(target, lambda tmp, part=part: os.replace(part, tmp))
                 df.sparkSession.catalog.refreshByPath(str(target))
             else:  # no rows: an empty folder with the schema, as a one-submission write leaves
-                ctx.lake.write_spark(df.limit(0), target, partitions=1)  # refreshes it too
+                ctx.lake.write_empty(df, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -235,6 +237,8 @@ def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -
     """raw -> harmonised/submission=<id> (common schema) + quarantine/submission=<id>, for
     every submission of `subs` in one Spark plan: per-submission cost is a few catalog rows,
     not a Spark job each."""
+    from pyspark.sql import Observation
+
     from midex.currency import exchange_rates, fingerprint
     from midex.harmonise import SubmissionContext, build_mappings
     from midex.harmonise import harmonise as transform
@@ -264,10 +268,14 @@ def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -
             )
         )
     kept: list = []
-    good, bad = transform(raw, maps, contexts, ctx.schema, keep=kept)
+    # the harmonised write counts the quarantined rows on the way: when there are none (the
+    # usual case), the quarantine needs no second pass over the batch
+    quarantined = Observation("quarantined")
+    good, bad = transform(raw, maps, contexts, ctx.schema, keep=kept, count_problems=quarantined)
     try:
         _write_batch(ctx, good, "harmonised", ids)  # type: ignore[arg-type]
-        _write_batch(ctx, bad, "quarantine", ids)  # type: ignore[arg-type]
+        none = quarantined.get["rows"] == 0
+        _write_batch(ctx, bad, "quarantine", ids, empty=none)  # type: ignore[arg-type]
     finally:
         for frame in kept:
             frame.unpersist()
