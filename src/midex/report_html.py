@@ -11,6 +11,7 @@ from html import escape
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728")
 TOP = 10
@@ -142,12 +143,19 @@ def oda_chart(data: dict[str, pa.Table]) -> str:
 
 
 def corridor_chart(data: dict[str, pa.Table]) -> str:
-    rows = _rows(data, "corridors")
-
-    def size(r: dict[str, Any]) -> float:
-        return max(abs(r["STOCK_ASYMMETRY"] or 0.0), abs(r["REMIT_ASYMMETRY"] or 0.0))
-
-    rows = sorted((r for r in rows if size(r) > 0), key=lambda r: -size(r))[:TOP]
+    # corridors are areas × areas × years (2M rows at 10M observations): the largest are picked
+    # with pyarrow, only they become Python rows
+    rows: list[dict[str, Any]] = []
+    table = data.get("corridors")
+    if table is not None and table.num_rows:
+        size = pc.max_element_wise(
+            pc.abs(pc.fill_null(table["STOCK_ASYMMETRY"], 0.0)),
+            pc.abs(pc.fill_null(table["REMIT_ASYMMETRY"], 0.0)),
+        )
+        mask = pc.greater(size, 0.0)
+        table, size = table.filter(mask), size.filter(mask)
+        largest = pc.array_sort_indices(size, order="descending")[:TOP]  # stable: ties in order
+        rows = table.take(largest).to_pylist()
     return hbar_chart(
         "Largest corridor asymmetries: (one side − the other) / mean of the two",
         [f"{r['ORIGIN']}→{r['DESTINATION']} {r['TIME_PERIOD']}" for r in rows],
