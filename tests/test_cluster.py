@@ -39,6 +39,7 @@ def test_local_master_runs_without_shipping_the_package(tmp_path: Path) -> None:
 
     command = spark_submit_command("resolve", [], _settings(tmp_path))
     assert command[command.index("--master") + 1] == "local[1]"
+    assert command[command.index("--driver-memory") + 1] == "4g"
     assert "--py-files" not in command
     assert command[-1].endswith("jobs/resolve.py")
 
@@ -79,6 +80,7 @@ def test_job_gets_the_deployment_settings_spelled_out(tmp_path: Path) -> None:
     assert env["MIDEX_HOME"] == str(tmp_path)
     assert env["MIDEX_CATALOG_URL"] == f"sqlite:///{tmp_path / 'catalog.db'}"
     assert env["MIDEX_SPARK_MASTER"] == "spark://127.0.0.1:7077"
+    assert env["MIDEX_SPARK_DRIVER_MEMORY"] == "4g"
     assert Path(env["MIDEX_SCHEMAS"], "observation.yaml").is_file()
     assert Path(env["MIDEX_EXPECTATIONS"], "harmonised.yaml").is_file()
     assert Path(env["MIDEX_JOBS"], "publish.py").is_file()

@@ -7,6 +7,7 @@
 | MIDEX_LANDING       | $MIDEX_HOME/landing              | where submitted files are kept unchanged |
 | MIDEX_CATALOG_URL   | sqlite:///$MIDEX_HOME/catalog.db | SQLAlchemy URL of the catalog            |
 | MIDEX_SPARK_MASTER  | local[*]                         | Spark master URL                         |
+| MIDEX_SPARK_DRIVER_MEMORY | 4g                         | driver heap (in local mode, also the executor's) |
 | MIDEX_SCHEMAS       | the repository's schemas/        | folder of schema and codelist files      |
 | MIDEX_EXPECTATIONS  | the repository's expectations/   | folder of validation suites              |
 | MIDEX_JOBS          | the repository's jobs/           | spark-submit entry points (DAGs use them) |
@@ -43,6 +44,9 @@ class Settings(BaseSettings):
     catalog_url: str | None = None
     spark_master: str = "local[*]"
     spark_shuffle_partitions: int = 4
+    # Spark's own default (1g) is too small once the driver is also the executor (local mode):
+    # validation's sorts and cache of 1M rows spill to disk with it
+    spark_driver_memory: str = "4g"
     # pending submissions are harmonised and validated together, in batches of at most this
     # many raw rows (one Spark plan per stage and batch; a bigger file goes alone)
     batch_rows: int = 5_000_000

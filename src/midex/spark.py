@@ -35,6 +35,9 @@ def build_session(settings: Settings | None = None, app_name: str = "midex") -> 
         .config("spark.driver.host", host)
         .config("spark.driver.bindAddress", host)
         .config("spark.sql.shuffle.partitions", str(settings.spark_shuffle_partitions))
+        # read when this process starts the JVM (local mode, `midex run`, the service); a job
+        # under spark-submit gets it on the command line (submit_job)
+        .config("spark.driver.memory", settings.spark_driver_memory)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         # Stages rewrite folders in place (tmp + swap) and read them again in the same session

@@ -28,7 +28,6 @@ from midex.countries import NOT_APPLICABLE, iso3_codes
 from midex.errors import MidexError
 from midex.findings import Finding
 from midex.schema import Schema
-from midex.spark import local_frame
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +108,9 @@ def ratio_indicators(schema: Schema) -> dict[str, tuple[str, str]]:
 # partition sorted by indicator and sex (F < M < _T), so Spark sorts the rows once for them:
 # a total's M and F rows are the one or two rows just before it; the ratio components are
 # aggregates of the whole partition (which need no order, so they reuse that sort).
-COHERENCE_KEYS = "SUBMISSION_ID, REF_AREA, COUNTERPART_AREA, AGE, TIME_PERIOD"
+# Partner first: Spark's sort compares the first key as a prefix, and a submission's rows all
+# share SUBMISSION_ID (the time-series windows in the suite file do the same).
+COHERENCE_KEYS = "COUNTERPART_AREA, TIME_PERIOD, REF_AREA, AGE, SUBMISSION_ID"
 COHERENCE_WINDOW = f"OVER (PARTITION BY {COHERENCE_KEYS})"
 COHERENCE_SORTED = f"OVER (PARTITION BY {COHERENCE_KEYS} ORDER BY INDICATOR, SEX)"
 
@@ -345,25 +346,71 @@ def prepare(
     for name in sorted(set(suite.codelist_joins.values())):
         for code in codelist_codes(name, schema):
             lists.setdefault(code, []).append(name)
-    codes = F.broadcast(
-        local_frame(spark, sorted(lists.items()), "CODE string, LISTS array<string>")
+    # Written out as SQL literals, as the suite's $codelist lists are (the codes come from the
+    # schema files, quoted by _sql_literal): local_frame binds each value as a parameter, one
+    # round trip to the JVM each (0.6 s for these ~300 rows, at every validation).
+    rows = ", ".join(
+        f"({_sql_literal(code)}, array({_sql_list(names)}))"
+        for code, names in sorted(lists.items())
     )
+    codes = spark.sql(f"SELECT * FROM VALUES {rows or '(NULL, NULL)'} AS codes(CODE, LISTS)")
+    coded = []
     for i, (column, codelist) in enumerate(suite.codelist_joins.items()):
-        alias = f"codelist{i}"
-        df = (
-            df.join(codes.alias(alias), df[column] == F.col(f"{alias}.CODE"), "left")
-            .withColumn(
-                f"CL_{column}",
-                F.when(F.array_contains(F.col(f"{alias}.LISTS"), codelist), F.col(f"{alias}.CODE")),
+        found = codes.select(F.col("CODE").alias(f"_CODE{i}"), F.col("LISTS").alias(f"_LISTS{i}"))
+        df = df.join(F.broadcast(found), df[column] == F.col(f"_CODE{i}"), "left")
+        coded.append(
+            F.when(F.array_contains(f"_LISTS{i}", codelist), F.col(f"_CODE{i}")).alias(
+                f"CL_{column}"
             )
-            .drop(F.col(f"{alias}.CODE"))
-            .drop(F.col(f"{alias}.LISTS"))
         )
-    # One shuffle for every window of the suite: they all partition by these (and more).
+    df = df.select(*[c for c in df.columns if not c.startswith(("_CODE", "_LISTS"))], *coded)
+    # Columns computed row by row go before the shuffle, so that what only they read (the CL_
+    # codes) is pruned there; the windows come after it. One shuffle for every window of the
+    # suite: they all partition by these (and more). Each step adds the columns that read only
+    # earlier ones at once: planning a long chain of withColumn took seconds.
+    windowed = windowed_columns(suite.derive)
+    steps = derive_steps(suite.derive)
+    for step in steps:
+        df = df.withColumns({n: F.expr(e) for n, e in step.items() if n not in windowed})
     df = df.repartition(SUBMISSION_COLUMN, "REF_AREA")
-    for name, expression in suite.derive.items():
-        df = df.withColumn(name, F.expr(expression))
-    return df.where(~F.col(CONTEXT_COLUMN))
+    for step in steps:
+        df = df.withColumns({n: F.expr(e) for n, e in step.items() if n in windowed})
+    # Only what the expectations check and the findings name travels on into the sorts' output
+    # and the cache (Spark prunes the rest, the CL_ codes and window helpers, where it can).
+    kept = {*key, SUBMISSION_COLUMN, *LINEAGE_COLUMNS}
+    for exp in suite.expectations:
+        kept |= {str(exp.kwargs["column"])} if "column" in exp.kwargs else set()
+        kept |= {s for s in exp.fields.values() if isinstance(s, str)}
+    df = df.where(~F.col(CONTEXT_COLUMN))
+    return df.select(*[c for c in df.columns if c in kept])
+
+
+def _reads(expression: str, column: str) -> bool:
+    return re.search(rf"\b{re.escape(column)}\b", expression) is not None
+
+
+def derive_steps(derive: dict[str, str]) -> list[dict[str, str]]:
+    """The derived columns in steps: a column goes in the step after the last one holding a
+    column it reads (suite order), so each step's expressions read only what came before."""
+    level: dict[str, int] = {}
+    for name, expression in derive.items():
+        level[name] = 1 + max((level[c] for c in level if _reads(expression, c)), default=-1)
+    steps: list[dict[str, str]] = [{} for _ in range(max(level.values(), default=-1) + 1)]
+    for name, expression in derive.items():
+        steps[level[name]][name] = expression
+    return steps
+
+
+def windowed_columns(derive: dict[str, str]) -> set[str]:
+    """The derived columns that need a window: those whose expression has one (OVER) or reads
+    such a column. The others are computed row by row, wherever in the plan."""
+    windowed: set[str] = set()
+    for name, expression in derive.items():
+        if re.search(r"\bOVER\s*\(", expression, re.IGNORECASE) or any(
+            _reads(expression, w) for w in windowed
+        ):
+            windowed.add(name)
+    return windowed
 
 
 def run_suite(
