@@ -104,55 +104,48 @@ def ratio_indicators(schema: Schema) -> dict[str, tuple[str, str]]:
 
 
 # The coherence rules compare rows of one submission, area, partner, age and period: a total
-# with its sex breakdown, a reported ratio with its components. Both use windows over that
-# partition sorted by indicator and sex (F < M < _T), so Spark sorts the rows once for them:
-# a total's M and F rows are the one or two rows just before it; the ratio components are
-# aggregates of the whole partition (which need no order, so they reuse that sort).
+# with its sex breakdown, a reported ratio with its components. One window aggregate gathers,
+# per such partition, the values that can take part (breakdowns by sex, ratio components) as
+# (indicator, sex, value) entries, and each row picks the entries it needs from that short list:
+# one unordered window, where a lag per sex and a max per ratio component and sex took 34.
 # Partner first: Spark's sort compares the first key as a prefix, and a submission's rows all
 # share SUBMISSION_ID (the time-series windows in the suite file do the same).
 COHERENCE_KEYS = "COUNTERPART_AREA, TIME_PERIOD, REF_AREA, AGE, SUBMISSION_ID"
-COHERENCE_WINDOW = f"OVER (PARTITION BY {COHERENCE_KEYS})"
-COHERENCE_SORTED = f"OVER (PARTITION BY {COHERENCE_KEYS} ORDER BY INDICATOR, SEX)"
+COHERENCE_COLUMN = "COHERENCE_VALUES"  # the suite's derived column holding those entries
 
 
-def _value_of(indicator: str, sex: str) -> str:
+def _coherence_values(schema: Schema) -> str:
+    components = sorted({c for pair in ratio_indicators(schema).values() for c in pair})
     return (
-        f"max(CASE WHEN INDICATOR = {_sql_literal(indicator)} AND SEX = {_sql_literal(sex)} "
-        f"AND NOT {CONTEXT_COLUMN} THEN OBS_VALUE END) {COHERENCE_WINDOW}"
+        f"collect_list(CASE WHEN NOT {CONTEXT_COLUMN} AND (SEX <> '_T' OR INDICATOR IN "
+        f"({_sql_list(components)})) THEN named_struct('i', INDICATOR, 's', SEX, 'v', OBS_VALUE) "
+        f"END) OVER (PARTITION BY {COHERENCE_KEYS})"
+    )
+
+
+def _entry(indicator: str, sex: str) -> str:
+    """The value of (indicator, sex) among the row's coherence entries (SQL expressions)."""
+    return (
+        f"array_max(transform(filter({COHERENCE_COLUMN}, e -> e.i = {indicator} AND e.s = {sex}), "
+        "e -> e.v))"
     )
 
 
 def _ratios_expected(schema: Schema) -> str:
     """100 x numerator / denominator of the row's reported ratio, same sex, same submission."""
-    whens = []
-    for ratio, (num, den) in ratio_indicators(schema).items():
-        per_sex = " ".join(
-            f"WHEN {_sql_literal(sex)} THEN 100.0 * {_value_of(num, sex)} "
-            f"/ nullif({_value_of(den, sex)}, 0)"
-            for sex in sorted(schema.sex.code_set())
-        )
-        whens.append(f"WHEN {_sql_literal(ratio)} THEN (CASE SEX {per_sex} END)")
+    whens = [
+        f"WHEN {_sql_literal(ratio)} THEN 100.0 * {_entry(_sql_literal(num), 'SEX')} "
+        f"/ nullif({_entry(_sql_literal(den), 'SEX')}, 0)"
+        for ratio, (num, den) in ratio_indicators(schema).items()
+    ]
     return f"(CASE INDICATOR {' '.join(whens)} END)" if whens else "CAST(NULL AS double)"
 
 
 def _sex_value(sex: str, schema: Schema) -> str:
-    """The value for `sex` of the row's indicator (same submission, area, partner, age, period):
-    in the sorted window, the row `sex` sorts before the total at distance 1 or 2 (a series key
-    is unique, and lake rows that only give the previous period never share one)."""
-    codes = sorted(schema.sex.code_set())
-    if sex not in codes:
+    """The value for `sex` of the row's indicator (same submission, area, partner, age, period)."""
+    if sex not in schema.sex.code_set():
         raise MidexError(f"$sex_value:{sex}: {sex} is not a code of the sex codelist")
-    distances = range(1, sum(c < "_T" for c in codes) + 1)  # codes sorting before the total
-
-    def at(column: str, n: int) -> str:
-        return f"lag({column}, {n}) {COHERENCE_SORTED}"
-
-    whens = " ".join(
-        f"WHEN {at('INDICATOR', n)} = INDICATOR AND {at('SEX', n)} = {_sql_literal(sex)} "
-        f"AND NOT {at(CONTEXT_COLUMN, n)} THEN {at('OBS_VALUE', n)}"
-        for n in distances
-    )
-    return f"(CASE {whens} END)"
+    return _entry("INDICATOR", _sql_literal(sex))
 
 
 def _reference(ref: str, schema: Schema, params: dict[str, Any]) -> Any:
@@ -178,6 +171,8 @@ def _sql_reference(ref: str, schema: Schema, params: dict[str, Any]) -> str:
     kind, _, name = ref[1:].partition(":")
     if kind == "indicator_value":
         return _indicator_case(name, schema)
+    if kind == "coherence" and name == "values":
+        return _coherence_values(schema)
     if kind == "ratios" and name == "expected":
         return _ratios_expected(schema)
     if kind == "sex_value" and name in schema.sex.code_set():
@@ -201,10 +196,14 @@ def load_suite(path: Path, schema: Schema) -> Suite:
         raise MidexError(f"cannot read suite {path}: {exc}") from exc
     params = dict(doc.get("params") or {})
     joins = {str(k): str(v) for k, v in (doc.get("codelist_joins") or {}).items()}
-    derive = {
-        name: _REF.sub(lambda m: _sql_reference(m.group(0), schema, params), str(e))
-        for name, e in (doc.get("derive") or {}).items()
-    }
+    derive: dict[str, str] = {}
+    for name, e in (doc.get("derive") or {}).items():
+        if re.search(r"\$(sex_value|ratios):", str(e)) and COHERENCE_COLUMN not in derive:
+            raise MidexError(
+                f"{path}: derive {name} uses the coherence entries; derive "
+                f'{COHERENCE_COLUMN}: "$coherence:values" before it'
+            )
+        derive[name] = _REF.sub(lambda m: _sql_reference(m.group(0), schema, params), str(e))
     expectations: list[SuiteExpectation] = []
     for entry in doc["expectations"]:
         rule = entry["rule"]
