@@ -365,8 +365,8 @@ def prepare(
     df = df.select(*[c for c in df.columns if not c.startswith(("_CODE", "_LISTS"))], *coded)
     # Columns computed row by row go before the shuffle, so that what only they read (the CL_
     # codes) is pruned there; the windows come after it. One shuffle for every window of the
-    # suite: they all partition by these (and more). Each step adds the columns that read only
-    # earlier ones at once: planning a long chain of withColumn took seconds.
+    # suite: they all partition by these (and more). Each step adds at once the columns that
+    # read only earlier ones: one plan analysis per step rather than one per column.
     windowed = windowed_columns(suite.derive)
     steps = derive_steps(suite.derive)
     for step in steps:
