@@ -30,6 +30,33 @@ def test_every_rule_has_a_message_and_codes_are_checked_by_join() -> None:
     assert suite.severity("sex_breakdown") == "error"
 
 
+def test_suite_that_reads_the_coherence_entries_before_deriving_them_is_refused(tmp_path) -> None:
+    """A suite author who writes $sex_value without the COHERENCE_VALUES column it reads gets
+    told which derive to add, when the suite is loaded, not a Spark error mid-validation."""
+    from midex.errors import MidexError
+
+    schema = load_schema()
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(
+        "suite: s\n"
+        "derive:\n"
+        "  SEX_MALE: \"CASE WHEN SEX = '_T' THEN $sex_value:M END\"\n"
+        "expectations: []\n",
+        "utf-8",
+    )
+    with pytest.raises(
+        MidexError, match=r"derive SEX_MALE .*COHERENCE_VALUES: \"\$coherence:values\""
+    ):
+        load_suite(suite, schema)
+    text = suite.read_text("utf-8").replace(
+        "derive:\n", 'derive:\n  COHERENCE_VALUES: "$coherence:values"\n'
+    )
+    suite.write_text(text, "utf-8")
+    derive = load_suite(suite, schema).derive
+    assert list(derive) == ["COHERENCE_VALUES", "SEX_MALE"]
+    assert "COHERENCE_VALUES" in derive["SEX_MALE"] and "OVER" in derive["COHERENCE_VALUES"]
+
+
 def test_periods() -> None:
     assert rules.previous_period("2020") == "2019"
     assert rules.previous_period("2020-Q1") == "2019-Q4"
