@@ -25,6 +25,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(BIN)/midex spark-archive || echo "no JVM class archive: Spark drivers start without it"
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -8,6 +8,7 @@
 | MIDEX_CATALOG_URL   | sqlite:///$MIDEX_HOME/catalog.db | SQLAlchemy URL of the catalog            |
 | MIDEX_SPARK_MASTER  | local[*]                         | Spark master URL                         |
 | MIDEX_SPARK_DRIVER_MEMORY | 4g                         | driver heap (in local mode, also the executor's) |
+| MIDEX_SPARK_CLASS_ARCHIVE | $VENV/share/midex/spark-classes.jsa | JVM class archive for a faster start ("" = off) |
 | MIDEX_SCHEMAS       | the repository's schemas/        | folder of schema and codelist files      |
 | MIDEX_EXPECTATIONS  | the repository's expectations/   | folder of validation suites              |
 | MIDEX_JOBS          | the repository's jobs/           | spark-submit entry points (DAGs use them) |
@@ -47,6 +48,8 @@ class Settings(BaseSettings):
     # Spark's own default (1g) is small once the driver is also the executor (local mode):
     # validating 1M rows spills its sorts with it (327 MB), not with 4g; batches go to 5M rows
     spark_driver_memory: str = "4g"
+    # the JVM class archive (midex.class_archive): None = in the virtual environment, "" = off
+    spark_class_archive: str | None = None
     # pending submissions are harmonised and validated together, in batches of at most this
     # many raw rows (one Spark plan per stage and batch; a bigger file goes alone)
     batch_rows: int = 5_000_000

@@ -32,6 +32,7 @@ from collections import deque
 from pathlib import Path
 
 import midex
+from midex.class_archive import archive_path, java_options
 from midex.errors import MidexError
 from midex.settings import Settings, get_settings
 
@@ -98,6 +99,7 @@ def job_env(settings: Settings) -> dict[str, str]:
         MIDEX_SPARK_MASTER=settings.spark_master,
         MIDEX_SPARK_SHUFFLE_PARTITIONS=str(settings.spark_shuffle_partitions),
         MIDEX_SPARK_DRIVER_MEMORY=settings.spark_driver_memory,
+        MIDEX_SPARK_CLASS_ARCHIVE=str(archive_path(settings) or ""),
         MIDEX_SCHEMAS=str(settings.schemas.resolve()),
         MIDEX_EXPECTATIONS=str(settings.expectations.resolve()),
         MIDEX_JOBS=str(settings.jobs.resolve()),
@@ -113,6 +115,7 @@ def spark_submit_command(job: str, args: list[str], settings: Settings) -> list[
     script = settings.jobs / f"{job}.py"
     if not script.exists():
         raise MidexError(f"job {script} does not exist (MIDEX_JOBS={settings.jobs})")
+    archive = java_options(settings)  # the driver JVM starts faster with the class archive
     command = [
         spark_submit_binary(),
         "--master",
@@ -121,6 +124,7 @@ def spark_submit_command(job: str, args: list[str], settings: Settings) -> list[
         f"midex-{job}",
         "--driver-memory",
         settings.spark_driver_memory,
+        *(["--driver-java-options", " ".join(archive)] if archive else []),
         "--conf",
         "spark.ui.enabled=false",
         "--conf",
