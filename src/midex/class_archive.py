@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from midex.errors import MidexError
@@ -75,10 +74,7 @@ def build(settings: Settings) -> Path:
     if target is None:
         raise MidexError("MIDEX_SPARK_CLASS_ARCHIVE is empty: the class archive is turned off")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".spark-classes-", suffix=".jsa", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    tmp.unlink()  # the JVM writes the file when it exits
+    tmp = target.with_suffix(f".{os.getpid()}.tmp")  # the JVM writes it when it exits
     env = dict(os.environ)
     env["PYSPARK_SUBMIT_ARGS"] = (
         f"--driver-java-options -XX:ArchiveClassesAtExit={tmp} pyspark-shell"

@@ -50,6 +50,11 @@ class SuiteExpectation:
     report_column: str | None  # the column named in findings
     fields: dict[str, Any]  # message field -> derived column (str) or a literal (number)
 
+    @property
+    def field_columns(self) -> set[str]:
+        """The (derived) columns its findings' messages read."""
+        return {s for s in self.fields.values() if isinstance(s, str)}
+
 
 @dataclass(frozen=True)
 class Suite:
@@ -379,7 +384,7 @@ def prepare(
     kept = {*key, SUBMISSION_COLUMN, *LINEAGE_COLUMNS}
     for exp in suite.expectations:
         kept |= {str(exp.kwargs["column"])} if "column" in exp.kwargs else set()
-        kept |= {s for s in exp.fields.values() if isinstance(s, str)}
+        kept |= exp.field_columns
     df = df.where(~F.col(CONTEXT_COLUMN))
     return df.select(*[c for c in df.columns if c in kept])
 
@@ -487,12 +492,7 @@ def run_suite_by_submission(
             *LINEAGE_COLUMNS,
             SUBMISSION_COLUMN,
             *schema.series_key,
-            *(
-                s
-                for i in failed
-                for s in suite.expectations[i].fields.values()
-                if isinstance(s, str)
-            ),
+            *(c for i in failed for c in suite.expectations[i].field_columns),
         }
         detail = validate(
             failed,
