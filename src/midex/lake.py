@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 ZONES = ("raw", "harmonised", "quarantine", "reports", "resolved", "published")
+# Rows per Parquet row group in the files pyarrow writes (raw submissions). Spark splits a file
+# between tasks only at row-group boundaries: pyarrow's default (1M rows) put a 1M-row submission
+# in one group, harmonised by one core while the other waited.
+ROW_GROUP_ROWS = 1 << 17
 
 
 class Lake:
@@ -67,7 +71,7 @@ class Lake:
     def write_arrow(self, table: pa.Table, target: Path) -> None:
         def write(tmp: Path) -> None:
             tmp.mkdir(parents=True)
-            pq.write_table(table, tmp / "part-00000.parquet")
+            pq.write_table(table, tmp / "part-00000.parquet", row_group_size=ROW_GROUP_ROWS)
 
         self.replace_dir(target, write)
 

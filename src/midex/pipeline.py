@@ -267,18 +267,24 @@ def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -
                 allowed_areas=rules.allowed_areas(str(provider.kind), provider.areas),
             )
         )
-    kept: list = []
-    # the harmonised write counts the quarantined rows on the way: when there are none (the
-    # usual case), the quarantine needs no second pass over the batch
+    # The harmonised write counts the quarantined rows, and notes their submissions, on the way.
+    # When there are none (the usual case) the quarantine needs no Spark pass at all; otherwise
+    # the transform runs again over the raw rows of those submissions only.
     quarantined = Observation("quarantined")
-    good, bad = transform(raw, maps, contexts, ctx.schema, keep=kept, count_problems=quarantined)
-    try:
-        _write_batch(ctx, good, "harmonised", ids)  # type: ignore[arg-type]
-        none = quarantined.get["rows"] == 0
-        _write_batch(ctx, bad, "quarantine", ids, empty=none)  # type: ignore[arg-type]
-    finally:
-        for frame in kept:
-            frame.unpersist()
+    good, bad = transform(raw, maps, contexts, ctx.schema, count_problems=quarantined)
+    _write_batch(ctx, good, "harmonised", ids)  # type: ignore[arg-type]
+    flagged = {int(i) for i in quarantined.get["submissions"] or []}
+    again = [s for s in subs if s.id in flagged]
+    if again:
+        _, bad = transform(  # the quarantine, with the same columns, of those only
+            _read_batch(spark, ctx, "raw", again),
+            maps,
+            [c for c in contexts if c.submission_id in flagged],
+            ctx.schema,
+        )
+        _write_batch(ctx, bad, "quarantine", ids)  # type: ignore[arg-type]
+    else:
+        _write_batch(ctx, bad, "quarantine", ids, empty=True)  # type: ignore[arg-type]
     if rates is not None:
         rates.unpersist()
     done = []
