@@ -31,10 +31,14 @@ def test_only_an_existing_archive_is_passed_to_the_driver(tmp_path: Path) -> Non
     target = tmp_path / "classes.jsa"
     settings = _settings(tmp_path, str(target))
     assert java_options(settings) == []  # not built yet: Spark starts as before
-    assert "--driver-java-options" not in spark_submit_command("resolve", [], settings)
+    command = spark_submit_command("resolve", [], settings)
+    assert command[command.index("--driver-java-options") + 1] == "-XX:-DontCompileHugeMethods"
     target.write_bytes(b"x")
     command = spark_submit_command("resolve", [], settings)
-    assert command[command.index("--driver-java-options") + 1] == f"-XX:SharedArchiveFile={target}"
+    assert command[command.index("--driver-java-options") + 1] == (
+        f"-XX:-DontCompileHugeMethods -XX:SharedArchiveFile={target}"
+    )
+    assert "spark.executor.extraJavaOptions=-XX:-DontCompileHugeMethods" in command
     assert job_env(settings)["MIDEX_SPARK_CLASS_ARCHIVE"] == str(target)
     off = _settings(tmp_path, "")
     assert archive_path(off) is None and java_options(off) == []
@@ -59,3 +63,5 @@ def test_built_archive_is_mapped_by_the_next_driver_jvm(tmp_path: Path) -> None:
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["counts"] == [5, 5]
     assert f"-XX:SharedArchiveFile={target}" in out["args"]
+    # and HotSpot compiles whole-stage generated methods however big (midex.spark.JIT_OPTIONS)
+    assert "-XX:-DontCompileHugeMethods" in out["args"]

@@ -32,9 +32,10 @@ from collections import deque
 from pathlib import Path
 
 import midex
-from midex.class_archive import archive_path, java_options
+from midex.class_archive import archive_path
 from midex.errors import MidexError
 from midex.settings import Settings, get_settings
+from midex.spark import JIT_OPTIONS, driver_java_options
 
 # Zip entries get a fixed timestamp so the same package content gives the same file.
 _ZIP_EPOCH = (2020, 1, 1, 0, 0, 0)
@@ -115,7 +116,6 @@ def spark_submit_command(job: str, args: list[str], settings: Settings) -> list[
     script = settings.jobs / f"{job}.py"
     if not script.exists():
         raise MidexError(f"job {script} does not exist (MIDEX_JOBS={settings.jobs})")
-    archive = java_options(settings)  # the driver JVM starts faster with the class archive
     command = [
         spark_submit_binary(),
         "--master",
@@ -124,7 +124,10 @@ def spark_submit_command(job: str, args: list[str], settings: Settings) -> list[
         f"midex-{job}",
         "--driver-memory",
         settings.spark_driver_memory,
-        *(["--driver-java-options", " ".join(archive)] if archive else []),
+        "--driver-java-options",  # the JIT's options, and the class archive when built
+        " ".join(driver_java_options(settings)),
+        "--conf",
+        f"spark.executor.extraJavaOptions={' '.join(JIT_OPTIONS)}",
         "--conf",
         "spark.ui.enabled=false",
         "--conf",
