@@ -15,10 +15,17 @@ if TYPE_CHECKING:
 
 # HotSpot never compiles a method of more than 8,000 bytes of bytecode: it interprets it for as
 # long as the JVM runs. Whole-stage code generation writes one method per stage, and
-# harmonisation's (eight lookups, sixteen problem checks, the output columns) is bigger than
-# that: harmonising 1M rows took 8.3 s warm interpreted, 2.3 s compiled (noop writes, 2 cores).
-# Spark itself only splits or falls back above 64 KB (spark.sql.codegen.hugeMethodLimit).
-JIT_OPTIONS = ("-XX:-DontCompileHugeMethods",)
+# harmonisation's (eight lookups, sixteen problem checks, the output columns) is 11,750 bytes:
+# harmonising 1M rows took 8.3 s warm interpreted, 2.3 s compiled (noop writes, 2 cores). Spark
+# itself only splits or falls back above 64 KB (spark.sql.codegen.hugeMethodLimit). C2 then
+# often gave up on that method ("out of nodes", Java Flight Recorder's CompilationFailure
+# events), leaving it to slower code; with four times the node budget it compiles: a batch of
+# the 1M bench's 35 submissions, third harmonisation in one session, 15.6-18.5 -> 9.0-10.2 s.
+JIT_OPTIONS = (
+    "-XX:-DontCompileHugeMethods",
+    "-XX:MaxNodeLimit=240000",
+    "-XX:NodeLimitFudgeFactor=8000",
+)
 
 
 def driver_java_options(settings: Settings) -> list[str]:
