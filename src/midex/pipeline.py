@@ -267,16 +267,21 @@ def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -
         )
     good, bad = transform(raw, maps, contexts, ctx.schema)
     _write_batch(ctx, good, "harmonised", ids)  # type: ignore[arg-type]
-    # Every raw row is harmonised or quarantined: a submission with fewer harmonised rows than
-    # raw ones has quarantined rows. Counted from the Parquet footers, the quarantine needs no
-    # Spark pass when there are none (the usual case); otherwise the transform runs again over
-    # the raw rows of those submissions only.
-    again = [s for s in subs if _quarantines(ctx, s.id)]  # type: ignore[arg-type]
+    # Every raw row is harmonised or quarantined: a submission with fewer harmonised rows (the
+    # Parquet footers) than parse counted has quarantined rows. The quarantine needs no Spark
+    # pass when there are none (the usual case); otherwise the transform runs again over the
+    # raw rows of those submissions only.
+    harmonised = {
+        s.id: ctx.lake.parquet_rows(ctx.lake.submission_dir("harmonised", s.id))  # type: ignore[arg-type]
+        for s in subs
+    }
+    again = [s for s in subs if _quarantines(ctx, s, harmonised[s.id])]
     if again:
+        short = {s.id for s in again}
         _, bad = transform(  # the quarantine, with the same columns, of those only
             _read_batch(spark, ctx, "raw", again),
             maps,
-            [c for c in contexts if c.submission_id in {s.id for s in again}],
+            [c for c in contexts if c.submission_id in short],
             ctx.schema,
         )
     _write_batch(ctx, bad, "quarantine", ids, empty=not again)  # type: ignore[arg-type]
@@ -291,9 +296,7 @@ def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -
                 status=SubmissionStatus.harmonised,
                 harmonised_at=utcnow(),
                 # counted from the Parquet footers: no Spark job
-                rows_harmonised=ctx.lake.parquet_rows(
-                    ctx.lake.submission_dir("harmonised", sub.id)
-                ),
+                rows_harmonised=harmonised[sub.id],
                 rows_quarantined=ctx.lake.parquet_rows(
                     ctx.lake.submission_dir("quarantine", sub.id)
                 ),
@@ -304,16 +307,15 @@ def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -
     return done
 
 
-def _quarantines(ctx: Context, submission_id: int) -> bool:
-    """Whether the submission's harmonisation left rows in quarantine (row counts of raw and
-    harmonised, from the Parquet footers)."""
-    raw = ctx.lake.parquet_rows(ctx.lake.submission_dir("raw", submission_id))
-    good = ctx.lake.parquet_rows(ctx.lake.submission_dir("harmonised", submission_id))
-    if good > raw:  # a lookup with a duplicate key would multiply rows: a bug, not data
-        raise RuntimeError(
-            f"submission {submission_id}: {good} harmonised rows from {raw} raw rows"
-        )
-    return good < raw
+def _quarantines(ctx: Context, sub: Submission, harmonised_rows: int) -> bool:
+    """Whether the submission's harmonisation left rows in quarantine: fewer harmonised rows
+    than the raw rows parse counted (the raw Parquet footers for a catalog row without it)."""
+    raw = sub.rows_raw
+    if raw is None:
+        raw = ctx.lake.parquet_rows(ctx.lake.submission_dir("raw", sub.id))  # type: ignore[arg-type]
+    if harmonised_rows > raw:  # a lookup with a duplicate key would multiply rows: a bug
+        raise RuntimeError(f"submission {sub.id}: {harmonised_rows} harmonised rows from {raw} raw")
+    return harmonised_rows < raw
 
 
 def harmonise(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:

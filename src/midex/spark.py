@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from midex.class_archive import java_options
 from midex.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ JIT_OPTIONS = (
 
 def driver_java_options(settings: Settings) -> list[str]:
     """The driver JVM's options: the JIT's, and the class archive when it exists."""
-    from midex.class_archive import java_options
-
     return [*JIT_OPTIONS, *java_options(settings)]
 
 
