@@ -105,23 +105,23 @@ class Lake:
         column: str,
         order: list[str],
         areas: set[str] | None = None,
+        clustered: bool = False,
     ) -> None:
         """Write `df` into `target` as one Parquet file per value of `column` (`<area>-<n>.parquet`,
         sorted by `order` inside), side by side in one flat folder, so readers still read one
         folder. With `areas`, `df` holds the rows of those areas only: their files are replaced,
         every other area's files are kept (hard links into the new folder, not copies). Either
-        way the folder is swapped whole: readers see the old tables or the new ones."""
-        from pyspark.sql import functions as F
-
+        way the folder is swapped whole: readers see the old tables or the new ones.
+        `clustered`: every value of `column` is in one partition of `df` already (it was
+        shuffled by it), so no shuffle is needed to give each area one file."""
         staging = target.parent / f".stage-{target.name}-{uuid.uuid4().hex[:8]}"
         try:
-            (
-                df.withColumn("_AREA", F.col(column))
-                .repartition("_AREA")
-                .sortWithinPartitions("_AREA", *order)
-                .write.partitionBy("_AREA")
-                .parquet(str(staging))
-            )
+            # Spark writes one file per task, each holding whole areas in order; pyarrow then
+            # splits them into the area files. Spark's own partitionBy writer costs ~17 ms per
+            # file it opens (1M rows, 200 areas: 5.6 s against 2.3 s for the same rows in 4
+            # files), and resolve writes three tables of one file per area.
+            out = df if clustered else df.repartition(column)
+            out.sortWithinPartitions(column, *order).write.parquet(str(staging))
 
             def write(tmp: Path) -> None:
                 tmp.mkdir(parents=True)
@@ -129,14 +129,17 @@ class Lake:
                     for f in target.glob("*.parquet"):
                         if area_of_file(f) not in areas:
                             _link(f, tmp / f.name)
-                for part in staging.glob("_AREA=*"):
-                    name = quote(unquote(part.name.split("=", 1)[1]), safe="")
-                    for n, f in enumerate(sorted(part.glob("*.parquet"))):
-                        os.replace(f, tmp / f"{name}-{n}.parquet")
+                parts = sorted(staging.glob("*.parquet"))
+                counts: dict[str, int] = {}
+                for part in parts:
+                    _split_by_area(part, column, tmp, counts)
                 if not any(tmp.glob("*.parquet")):  # no rows at all: keep the schema
-                    empty = staging / "empty"
-                    df.limit(0).coalesce(1).write.parquet(str(empty))
-                    os.replace(next(empty.glob("*.parquet")), tmp / "-0.parquet")
+                    if parts:
+                        os.replace(parts[0], tmp / "-0.parquet")
+                    else:
+                        empty = staging / "empty"
+                        df.limit(0).coalesce(1).write.parquet(str(empty))
+                        os.replace(next(empty.glob("*.parquet")), tmp / "-0.parquet")
 
             self.replace_dir(target, write)
         finally:
@@ -187,6 +190,42 @@ class Lake:
 def area_of_file(path: Path) -> str:
     """The area a file written by Lake.write_spark_by_area holds (`<quoted area>-<n>.parquet`)."""
     return unquote(path.name.rpartition("-")[0])
+
+
+def _split_by_area(part: Path, column: str, folder: Path, counts: dict[str, int]) -> None:
+    """Write the rows of `part` (sorted by `column`) into `folder` as one file per value,
+    `<quoted value>-<n>.parquet`, streaming one record batch at a time; `counts` numbers the
+    files of a value met in several parts. The schema and its Spark metadata are kept as they
+    are, timestamps as INT96 as Spark writes them."""
+    import pyarrow.compute as pc
+
+    source = pq.ParquetFile(part)
+    schema = source.schema_arrow
+    writer: pq.ParquetWriter | None = None
+    current: str | None = None
+    try:
+        for batch in source.iter_batches(batch_size=ROW_GROUP_ROWS):
+            values = batch.column(column)
+            if len(values) == 0:
+                continue
+            changes = pc.not_equal(values[1:], values[:-1]).to_numpy(zero_copy_only=False)
+            starts = [0, *(i + 1 for i in changes.nonzero()[0]), len(values)]
+            for begin, end in zip(starts, starts[1:], strict=False):
+                value = values[begin].as_py() or ""
+                if value != current:
+                    if writer is not None:
+                        writer.close()
+                    n = counts.get(value, 0)
+                    counts[value] = n + 1
+                    name = f"{quote(value, safe='')}-{n}.parquet"
+                    writer = pq.ParquetWriter(
+                        folder / name, schema, use_deprecated_int96_timestamps=True
+                    )
+                    current = value
+                writer.write_batch(batch.slice(begin, end - begin))  # type: ignore[union-attr]
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 def _link(source: Path, target: Path) -> None:

@@ -558,6 +558,7 @@ def resolve(ctx: Context, spark: SparkSession) -> int:
                     "REF_AREA",
                     result.order[name],
                     areas=touched if incremental else None,
+                    clustered=name in result.clustered,
                 )
         finally:
             result.versions.unpersist()

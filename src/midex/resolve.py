@@ -132,83 +132,93 @@ def annotate_versions(
 
     `submissions` (SUBMISSIONS_SCHEMA) lists the accepted submissions that take part — for an
     as-of resolution, those accepted by then; rows of any other submission are left out.
-    `scope_rows`: when `harmonised` holds only some areas, ALL the rows of the replace-mode
-    submissions, so that their scope (indicators x areas x periods of the whole file) is the
-    same as in a resolution of every area.
-    """
+    `scope_rows`: the rows that give each replace-mode submission its scope (indicators x areas
+    x periods of the whole file); by default `harmonised`. When `harmonised` holds only some
+    areas, pass ALL the rows of the replace-mode submissions, so that their scopes are the same
+    as in a resolution of every area.
+
+    One pass: the rows are shuffled once, by REF_AREA (every series key holds it, so both
+    windows below find their partitions there), and every label comes out of two windows over
+    those partitions. The output keeps that layout: all the rows of an area are in one
+    partition, which lets the writers by area skip a shuffle of their own (`Lake.
+    write_spark_by_area`, clustered)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
     key = list(series_key)
-    versions = harmonised.join(F.broadcast(submissions), "SUBMISSION_ID")
     newest_first = [F.col("ACCEPTED_AT").desc(), F.col("SUBMISSION_ID").desc()]
-    by_provider = Window.partitionBy("PROVIDER", *key).orderBy(*newest_first)
-    versions = versions.withColumn("_version", F.row_number().over(by_provider))
-    latest = versions.where(F.col("_version") == 1)
-
-    # the scope of each replace-mode submission: its indicators x areas x periods
-    in_scope = (
-        versions
-        if scope_rows is None
-        else scope_rows.select(
-            "SUBMISSION_ID", "PROVIDER", "INDICATOR", "REF_AREA", "TIME_PERIOD"
-        ).join(F.broadcast(submissions), "SUBMISSION_ID")
+    versions = (
+        harmonised.join(F.broadcast(submissions), "SUBMISSION_ID")
+        .join(F.broadcast(rules), ["INDICATOR", "PROVIDER_KIND"], "left")
+        .repartition("REF_AREA")
     )
+    # 1. revisions: a provider's latest accepted submission holding the key is its version 1
+    by_provider = Window.partitionBy(*key, "PROVIDER").orderBy(*newest_first)
+    versions = versions.withColumn("_version", F.row_number().over(by_provider))
+
+    # 2. replace-mode submissions withdraw their provider's earlier values inside their scope
+    # (indicators x areas x periods): one entry per scope, gathered per provider, so that the
+    # join with every row is a broadcast lookup by provider that never duplicates a row
     scopes = (
-        in_scope.where(F.col("SUBMISSION_MODE") == "replace")
+        (harmonised if scope_rows is None else scope_rows)
+        .select("SUBMISSION_ID", "PROVIDER", "INDICATOR", "REF_AREA", "TIME_PERIOD")
+        .join(
+            F.broadcast(submissions.where(F.col("SUBMISSION_MODE") == "replace")), "SUBMISSION_ID"
+        )
         .groupBy("PROVIDER", "SUBMISSION_ID", "ACCEPTED_AT")
         .agg(
-            F.collect_set("INDICATOR").alias("S_INDICATORS"),
-            F.collect_set("REF_AREA").alias("S_AREAS"),
-            F.collect_set("TIME_PERIOD").alias("S_PERIODS"),
+            F.collect_set("INDICATOR").alias("i"),
+            F.collect_set("REF_AREA").alias("a"),
+            F.collect_set("TIME_PERIOD").alias("p"),
         )
-        .select(
-            F.col("PROVIDER").alias("S_PROVIDER"),
-            F.col("SUBMISSION_ID").alias("S_ID"),
-            F.col("ACCEPTED_AT").alias("S_ACCEPTED_AT"),
-            "S_INDICATORS",
-            "S_AREAS",
-            "S_PERIODS",
+        .groupBy(F.col("PROVIDER").alias("S_PROVIDER"))
+        .agg(
+            F.collect_list(
+                F.struct(
+                    F.col("SUBMISSION_ID").alias("id"),
+                    F.col("ACCEPTED_AT").alias("at"),
+                    "i",
+                    "a",
+                    "p",
+                )
+            ).alias("S_SCOPES")
         )
     )
-    later = (F.col("S_ACCEPTED_AT") > F.col("ACCEPTED_AT")) | (
-        (F.col("S_ACCEPTED_AT") == F.col("ACCEPTED_AT")) & (F.col("S_ID") > F.col("SUBMISSION_ID"))
+    versions = versions.join(F.broadcast(scopes), F.col("PROVIDER") == F.col("S_PROVIDER"), "left")
+    covered = F.exists(
+        "S_SCOPES",
+        lambda s: (
+            (
+                (s["at"] > F.col("ACCEPTED_AT"))
+                | ((s["at"] == F.col("ACCEPTED_AT")) & (s["id"] > F.col("SUBMISSION_ID")))
+            )
+            & F.array_contains(s["i"], F.col("INDICATOR"))
+            & F.array_contains(s["a"], F.col("REF_AREA"))
+            & F.array_contains(s["p"], F.col("TIME_PERIOD"))
+        ),
     )
-    covered = (
-        (F.col("S_PROVIDER") == F.col("PROVIDER"))
-        & later
-        & F.array_contains("S_INDICATORS", F.col("INDICATOR"))
-        & F.array_contains("S_AREAS", F.col("REF_AREA"))
-        & F.array_contains("S_PERIODS", F.col("TIME_PERIOD"))
+    versions = versions.withColumn(
+        "_STATE",
+        F.when(F.col("_version") > 1, F.lit(SUPERSEDED)).when(
+            F.coalesce(covered, F.lit(False)), F.lit(WITHDRAWN)
+        ),
     )
-    withdrawn = latest.join(F.broadcast(scopes), covered, "left_semi")
-    current = latest.join(F.broadcast(scopes), covered, "left_anti")
 
-    ranked = current.join(F.broadcast(rules), ["INDICATOR", "PROVIDER_KIND"], "left")
+    # 3. competing sources: among every provider's current value (no _STATE), the first by
+    # priority wins; the current values sort first, so their row numbers are their ranks
     by_key = Window.partitionBy(*key).orderBy(
+        F.col("_STATE").isNotNull(),
         F.col("OBS_VALUE").isNull(),  # a number beats a missing value
         F.coalesce(F.col("KIND_RANK"), F.lit(99)),
         *newest_first,
         F.col("PROVIDER"),
     )
-    ranked = ranked.withColumn(
-        "RESOLUTION",
+    resolution = F.coalesce(
+        F.col("_STATE"),
         F.when(F.row_number().over(by_key) == 1, F.lit(WON)).otherwise(F.lit(LOST)),
     )
-    columns = ranked.columns
-    older = (
-        versions.where(F.col("_version") > 1)
-        .join(F.broadcast(rules), ["INDICATOR", "PROVIDER_KIND"], "left")
-        .withColumn("RESOLUTION", F.lit(SUPERSEDED))
-    )
-    gone = withdrawn.join(F.broadcast(rules), ["INDICATOR", "PROVIDER_KIND"], "left").withColumn(
-        "RESOLUTION", F.lit(WITHDRAWN)
-    )
-    return (
-        ranked.select(*columns)
-        .unionByName(older.select(*columns))
-        .unionByName(gone.select(*columns))
-        .drop("_version")
+    return versions.withColumn("RESOLUTION", resolution).drop(
+        "_version", "_STATE", "S_PROVIDER", "S_SCOPES"
     )
 
 
@@ -219,6 +229,8 @@ class Resolution:
     observations_all: DataFrame  # every provider's current value, WON says which one won
     source_disagreements: DataFrame  # winner and loser side by side, beyond the tolerance
     order: dict[str, list[Any]]  # each table's row order (the series key first)
+    # the tables whose partitions hold whole areas (filters of `versions`, which does)
+    clustered: frozenset[str] = frozenset(("observations", "observations_all"))
 
     def tables(self, sort: bool = True) -> dict[str, DataFrame]:
         """The three tables, sorted by their `order` (or unsorted, for a writer that sorts)."""
@@ -320,16 +332,20 @@ def resolve_lake(
     # mergeSchema: partitions written before a column was added to the schema still take part
     paths = [str(lake.submission_dir("harmonised", s.id)) for s in accepted]  # type: ignore[arg-type]
     harmonised = spark.read.option("mergeSchema", "true").parquet(*paths)
-    scope_rows = None
     if only is not None:
         harmonised = harmonised.where(F.col("REF_AREA").isin(sorted(only.areas)))
-        replacing = [
-            str(lake.submission_dir("harmonised", s.id))  # type: ignore[arg-type]
-            for s in accepted
-            if str(s.mode) == "replace"
-        ]
-        if replacing:
-            scope_rows = spark.read.option("mergeSchema", "true").parquet(*replacing)
+    # the replace-mode submissions' whole files give their scopes; none: an empty frame, which
+    # Spark drops from the plan (no pass over the rows to find no scope)
+    replacing = [
+        str(lake.submission_dir("harmonised", s.id))  # type: ignore[arg-type]
+        for s in accepted
+        if str(s.mode) == "replace"
+    ]
+    scope_rows = (
+        spark.read.option("mergeSchema", "true").parquet(*replacing)
+        if replacing
+        else harmonised.limit(0)
+    )
     rules = load_rules(schema).frame(spark, sorted(schema.indicators.code_set()))
     versions = annotate_versions(harmonised, submissions, rules, schema.series_key, scope_rows)
     return resolve_versions(versions, harmonised.columns, schema.series_key)
