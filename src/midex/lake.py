@@ -133,13 +133,8 @@ class Lake:
                 counts: dict[str, int] = {}
                 for part in parts:
                     _split_by_area(part, column, tmp, counts)
-                if not any(tmp.glob("*.parquet")):  # no rows at all: keep the schema
-                    if parts:
-                        os.replace(parts[0], tmp / "-0.parquet")
-                    else:
-                        empty = staging / "empty"
-                        df.limit(0).coalesce(1).write.parquet(str(empty))
-                        os.replace(next(empty.glob("*.parquet")), tmp / "-0.parquet")
+                if not any(tmp.glob("*.parquet")):  # no rows at all: Spark's empty file
+                    os.replace(parts[0], tmp / "-0.parquet")  # (it writes one) keeps the schema
 
             self.replace_dir(target, write)
         finally:
