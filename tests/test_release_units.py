@@ -188,3 +188,37 @@ def test_release_files_are_streamed_one_area_and_one_row_group_at_a_time(tmp_pat
     sink = io.BytesIO()
     _stream_csv(empty, sink)
     assert sink.getvalue().decode().splitlines() == ['"REF_AREA","OBS_VALUE","VALIDATION_FLAGS"']
+
+
+def test_ahead_keeps_order_raises_worker_errors_and_stops_with_its_consumer() -> None:
+    """The release builds the next table's file and encodes CSV in a worker thread: items come
+    in order, a failure in the worker reaches the caller, and a caller that stops early does not
+    leave the worker running (or producing further)."""
+    import threading
+
+    from midex.release import ahead
+
+    assert list(ahead(iter(range(50)), depth=2)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise ValueError("row group 2 is corrupt")
+
+    got = []
+    with pytest.raises(ValueError, match="row group 2 is corrupt"):
+        for item in ahead(failing()):
+            got.append(item)
+    assert got == [1]
+
+    produced = []
+
+    def counting():
+        for i in range(1000):
+            produced.append(i)
+            yield i
+
+    for item in ahead(counting(), depth=2):
+        if item == 3:
+            break
+    assert not any(t.name == "midex-ahead" for t in threading.enumerate())
+    assert len(produced) <= 3 + 2 + 2  # what was consumed, queued and in hand: not all 1000

@@ -16,10 +16,13 @@ import json
 import os
 import shutil
 import sys
+import threading
 import zipfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from queue import Full, Queue
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 REPORT = "report.html"
+T = TypeVar("T")
 # Deflate level of the release bundle: 1 compresses CSV of numbers about as well as the default
 # (6) at a fraction of its time (docs/performance.md); the bundle is for slow connections
 ZIP_LEVEL = 1
@@ -168,20 +172,66 @@ class _Hashing(io.RawIOBase):
         return len(data)
 
 
+def _csv_parts(path: Path) -> Iterator[pa.Buffer]:
+    """The CSV of the Parquet file at `path`, one row group at a time, the header first (a file
+    with no rows: the header alone)."""
+    source = pq.ParquetFile(path)
+    if source.num_row_groups == 0:
+        groups: Iterator[pa.Table] = iter([source.schema_arrow.empty_table()])
+    else:
+        groups = (source.read_row_group(i) for i in range(source.num_row_groups))
+    for i, group in enumerate(groups):
+        buffer = pa.BufferOutputStream()
+        pacsv.write_csv(_csv_ready(group), buffer, pacsv.WriteOptions(include_header=i == 0))
+        yield buffer.getvalue()
+
+
+_DONE = object()
+
+
+def ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """`items`, produced in a worker thread up to `depth` ahead of the consumer.
+
+    For a pipeline of two steps that release the GIL (pyarrow's CSV encoding; zlib and SHA-256
+    on the bytes): each runs on its own core. An error in the worker is raised to the consumer;
+    a consumer that stops early stops the worker."""
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put(item, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            queue.put(exc)
+
+    worker = threading.Thread(target=produce, name="midex-ahead", daemon=True)
+    worker.start()
+    try:
+        while (item := queue.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
 def _stream_csv(path: Path, sink: Any) -> str:
     """Write the Parquet file at `path` as CSV into `sink`, one row group at a time (memory
-    holds a row group, not the table); return the CSV's SHA-256."""
+    holds a few row groups, not the table); return the CSV's SHA-256. A worker thread encodes
+    the next row groups while this one hashes and writes (in a zip: compresses) the last."""
     out = _Hashing(sink)
-    source = pq.ParquetFile(path)
-    writer = None
-    for i in range(source.num_row_groups):
-        part = _csv_ready(source.read_row_group(i))
-        if writer is None:
-            writer = pacsv.CSVWriter(out, part.schema)
-        writer.write_table(part)
-    if writer is None:  # no rows: the header alone
-        writer = pacsv.CSVWriter(out, _csv_ready(source.schema_arrow.empty_table()).schema)
-    writer.close()
+    for part in ahead(_csv_parts(path)):
+        out.write(memoryview(part))
     return out.sha256.hexdigest()
 
 
@@ -304,7 +354,8 @@ def publish(
             with zipfile.ZipFile(
                 tmp / f"release-{number}.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL
             ) as bundle:
-                for name in [*tables, *impact]:
+
+                def build(name: str) -> tuple[str, Path, pq.FileMetaData, str]:
                     path = tmp / f"{name}.parquet"
                     if name in impact:
                         pq.write_table(impact[name], path)
@@ -314,13 +365,18 @@ def publish(
                         )
                     else:
                         _write_single_parquet(tables[name], path, tmp / f".scratch-{name}")
-                    metadata = pq.read_metadata(path)
+                    return name, path, pq.read_metadata(path), sha256_file(path)
+
+                # the next table's Parquet file is built (pyarrow, GIL released) while this
+                # one's CSV goes into the bundle
+                built = ahead((build(n) for n in [*tables, *impact]), depth=1)
+                for name, path, metadata, sha256 in built:
                     with bundle.open(member(f"{name}.csv"), "w", force_zip64=True) as entry:
                         csv_sha256 = _stream_csv(path, entry)
                     entries[name] = {
                         "file": path.name,
                         "rows": metadata.num_rows,
-                        "sha256": sha256_file(path),
+                        "sha256": sha256,
                         "columns": list(metadata.schema.to_arrow_schema().names),
                         "csv": {"file": f"{name}.csv", "sha256": csv_sha256},
                         **definitions.get(name, {"kind": "resolution"}),
