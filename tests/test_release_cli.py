@@ -181,6 +181,8 @@ def test_publish_export_explain_diff_and_embargo(
     assert "release stopped" in stopped.err and "oda_target column ODA_PCT_GNI" in stopped.err
     assert "plausible_oda_share" in stopped.err
     assert not (folder.parent / "3").exists()
+    # the observations were being written while the checks ran: nothing of them is left
+    assert not [p.name for p in folder.parent.iterdir() if p.name.startswith(".tmp-")]
     assert [r["release"] for r in [cli("tables", "--release", "2", "--json").json()]] == [2]
     monkeypatch.delenv("MIDEX_EXPECTATIONS")
 

@@ -19,6 +19,7 @@ import sys
 import threading
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from queue import Full, Queue
@@ -310,23 +311,8 @@ def publish(
     try:
         tables.update({n: df for n, df in resolved.items() if n != "observations"})
         tables["group_members"] = group_members(spark, schema).orderBy("GROUP_CODE", "REF_AREA")
-        # impact tables are small (areas × years): computed once, collected as Arrow, checked
-        # with pandas and written with pyarrow, which spares Spark a job per expectation
-        impact = {
-            name: build_table(name, observations, schema).toArrow() for name in schema.table_names()
-        }
-        warnings = check_release_tables(
-            {name: t.to_pandas() for name, t in impact.items()}, schema, Path(expectations)
-        )
-        submission_ids = sorted(
-            r[0] for r in observations.select("SUBMISSION_ID").distinct().collect()
-        )
-        mapping_versions = sorted(
-            r[0] for r in observations.select("MAPPING_VERSION").distinct().collect() if r[0]
-        )
         number = catalog.next_release_number()
-        published = lake.published_dir()
-        target = published / str(number)
+        target = lake.published_dir() / str(number)
         if target.exists():
             raise MidexError(
                 f"release folder {target} exists but the catalog does not know it; "
@@ -334,7 +320,26 @@ def publish(
             )
         created_at = utcnow()
         definitions = _definitions(schema, schema.table_names())
-        sources = _submissions(catalog, submission_ids)
+        done: dict[str, Any] = {}
+
+        def compute() -> None:
+            """The impact tables (Spark jobs), their checks, the source submissions and mapping
+            versions. Impact tables are small (areas × years): computed once, collected as
+            Arrow, checked with pandas and written with pyarrow, which spares Spark a job per
+            expectation."""
+            impact = {
+                n: build_table(n, observations, schema).toArrow() for n in schema.table_names()
+            }
+            done["warnings"] = check_release_tables(
+                {n: t.to_pandas() for n, t in impact.items()}, schema, Path(expectations)
+            )
+            done["submission_ids"] = sorted(
+                r[0] for r in observations.select("SUBMISSION_ID").distinct().collect()
+            )
+            done["mapping_versions"] = sorted(
+                r[0] for r in observations.select("MAPPING_VERSION").distinct().collect() if r[0]
+            )
+            done["impact"] = impact
 
         def write(tmp: Path) -> None:
             from midex.report_html import release_report
@@ -357,8 +362,8 @@ def publish(
 
                 def build(name: str) -> tuple[str, Path, pq.FileMetaData, str]:
                     path = tmp / f"{name}.parquet"
-                    if name in impact:
-                        pq.write_table(impact[name], path)
+                    if name in done.get("impact", {}):
+                        pq.write_table(done["impact"][name], path)
                     elif by_area and name in RESOLVED_TABLES:  # INT96, as Spark writes them
                         lake.concat_by_area(
                             resolved_dir(lake, name), path, use_deprecated_int96_timestamps=True
@@ -367,20 +372,33 @@ def publish(
                         _write_single_parquet(tables[name], path, tmp / f".scratch-{name}")
                     return name, path, pq.read_metadata(path), sha256_file(path)
 
-                # the next table's Parquet file is built (pyarrow, GIL released) while this
-                # one's CSV goes into the bundle
-                built = ahead((build(n) for n in [*tables, *impact]), depth=1)
-                for name, path, metadata, sha256 in built:
-                    with bundle.open(member(f"{name}.csv"), "w", force_zip64=True) as entry:
-                        csv_sha256 = _stream_csv(path, entry)
-                    entries[name] = {
-                        "file": path.name,
-                        "rows": metadata.num_rows,
-                        "sha256": sha256,
-                        "columns": list(metadata.schema.to_arrow_schema().names),
-                        "csv": {"file": f"{name}.csv", "sha256": csv_sha256},
-                        **definitions.get(name, {"kind": "resolution"}),
-                    }
+                def add(names: list[str]) -> None:
+                    # the next table's Parquet file is built (pyarrow, GIL released) while this
+                    # one's CSV goes into the bundle
+                    for name, path, metadata, sha256 in ahead((build(n) for n in names), depth=1):
+                        with bundle.open(member(f"{name}.csv"), "w", force_zip64=True) as entry:
+                            csv_sha256 = _stream_csv(path, entry)
+                        entries[name] = {
+                            "file": path.name,
+                            "rows": metadata.num_rows,
+                            "sha256": sha256,
+                            "columns": list(metadata.schema.to_arrow_schema().names),
+                            "csv": {"file": f"{name}.csv", "sha256": csv_sha256},
+                            **definitions.get(name, {"kind": "resolution"}),
+                        }
+
+                # Spark computes the impact tables while the observations (pyarrow and zlib,
+                # mostly outside the GIL) go into the release: the two use the cores together.
+                # A failed table check raises here, and the temporary folder goes.
+                # (Leaving the block waits for Spark's jobs, also when writing failed.)
+                with ThreadPoolExecutor(1, thread_name_prefix="midex-impact") as pool:
+                    computed = pool.submit(compute)
+                    add(list(tables))
+                    computed.result()
+                impact, warnings = done["impact"], done["warnings"]
+                add(list(impact))
+                mapping_versions = done["mapping_versions"]
+                sources = _submissions(catalog, done["submission_ids"])
                 manifest: dict[str, Any] = {
                     "release": number,
                     "created_at": created_at.isoformat(),
@@ -419,7 +437,7 @@ def publish(
                 path=str(target),
                 manifest_sha256=sha256_file(manifest_path),
                 tables={k: v["rows"] for k, v in manifest["tables"].items()},
-                submission_ids=submission_ids,
+                submission_ids=done["submission_ids"],
             )
         )
     except Exception:
