@@ -222,3 +222,17 @@ def test_ahead_keeps_order_raises_worker_errors_and_stops_with_its_consumer() ->
             break
     assert not any(t.name == "midex-ahead" for t in threading.enumerate())
     assert len(produced) <= 3 + 2 + 2  # what was consumed, queued and in hand: not all 1000
+
+    # the worker fails after the consumer has stopped, with the queue full: nobody waits forever
+    def late_failure():
+        yield from (1, 2)
+        raise ValueError("after the consumer left")
+
+    def consume_one() -> None:
+        for _ in ahead(late_failure(), depth=1):
+            break
+
+    consumer = threading.Thread(target=consume_one)
+    consumer.start()
+    consumer.join(timeout=10)
+    assert not consumer.is_alive()

@@ -199,20 +199,24 @@ def ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
     queue: Queue[Any] = Queue(maxsize=depth)
     stop = threading.Event()
 
+    def hand(item: Any) -> bool:
+        """Queue `item` unless the consumer has stopped (then never block); whether it was."""
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        queue.put(item, timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
+                if not hand(item):
                     return
-            queue.put(_DONE)
+            hand(_DONE)
         except BaseException as exc:  # handed to the consumer, which raises it
-            queue.put(exc)
+            hand(exc)
 
     worker = threading.Thread(target=produce, name="midex-ahead", daemon=True)
     worker.start()
