@@ -157,22 +157,6 @@ def _csv_bytes(table: pa.Table) -> bytes:
     return buffer.getvalue().to_pybytes()
 
 
-class _Hashing(io.RawIOBase):
-    """A writable stream that passes bytes on to `sink` and hashes them (SHA-256) on the way."""
-
-    def __init__(self, sink: Any) -> None:
-        self.sink = sink
-        self.sha256 = hashlib.sha256()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        self.sha256.update(data)
-        self.sink.write(data)
-        return len(data)
-
-
 def _csv_parts(path: Path) -> Iterator[pa.Buffer]:
     """The CSV of the Parquet file at `path`, one row group at a time, the header first (a file
     with no rows: the header alone)."""
@@ -234,10 +218,11 @@ def _stream_csv(path: Path, sink: Any) -> str:
     """Write the Parquet file at `path` as CSV into `sink`, one row group at a time (memory
     holds a few row groups, not the table); return the CSV's SHA-256. A worker thread encodes
     the next row groups while this one hashes and writes (in a zip: compresses) the last."""
-    out = _Hashing(sink)
+    digest = hashlib.sha256()
     for part in ahead(_csv_parts(path)):
-        out.write(memoryview(part))
-    return out.sha256.hexdigest()
+        digest.update(part)
+        sink.write(memoryview(part))
+    return digest.hexdigest()
 
 
 def _submissions(catalog: Catalog, ids: list[int]) -> list[dict[str, Any]]:
@@ -324,26 +309,25 @@ def publish(
             )
         created_at = utcnow()
         definitions = _definitions(schema, schema.table_names())
-        done: dict[str, Any] = {}
 
-        def compute() -> None:
-            """The impact tables (Spark jobs), their checks, the source submissions and mapping
-            versions. Impact tables are small (areas × years): computed once, collected as
-            Arrow, checked with pandas and written with pyarrow, which spares Spark a job per
-            expectation."""
+        def compute() -> tuple[dict[str, pa.Table], list[Any], list[int], list[str]]:
+            """The impact tables (Spark jobs), their checks' warnings, the source submissions and
+            the mapping versions. Impact tables are small (areas × years): computed once,
+            collected as Arrow, checked with pandas and written with pyarrow, which spares Spark
+            a job per expectation."""
             impact = {
                 n: build_table(n, observations, schema).toArrow() for n in schema.table_names()
             }
-            done["warnings"] = check_release_tables(
+            warnings = check_release_tables(
                 {n: t.to_pandas() for n, t in impact.items()}, schema, Path(expectations)
             )
-            done["submission_ids"] = sorted(
+            submission_ids = sorted(
                 r[0] for r in observations.select("SUBMISSION_ID").distinct().collect()
             )
-            done["mapping_versions"] = sorted(
+            mapping_versions = sorted(
                 r[0] for r in observations.select("MAPPING_VERSION").distinct().collect() if r[0]
             )
-            done["impact"] = impact
+            return impact, warnings, submission_ids, mapping_versions
 
         def write(tmp: Path) -> None:
             from midex.report_html import release_report
@@ -366,8 +350,8 @@ def publish(
 
                 def build(name: str) -> tuple[str, Path, pq.FileMetaData, str]:
                     path = tmp / f"{name}.parquet"
-                    if name in done.get("impact", {}):
-                        pq.write_table(done["impact"][name], path)
+                    if name not in tables:  # an impact table (Arrow, computed by then)
+                        pq.write_table(impact[name], path)
                     elif by_area and name in RESOLVED_TABLES:  # INT96, as Spark writes them
                         lake.concat_by_area(
                             resolved_dir(lake, name), path, use_deprecated_int96_timestamps=True
@@ -391,18 +375,12 @@ def publish(
                             **definitions.get(name, {"kind": "resolution"}),
                         }
 
-                # Spark computes the impact tables while the observations (pyarrow and zlib,
-                # mostly outside the GIL) go into the release: the two use the cores together.
-                # A failed table check raises here, and the temporary folder goes.
-                # (Leaving the block waits for Spark's jobs, also when writing failed.)
-                with ThreadPoolExecutor(1, thread_name_prefix="midex-impact") as pool:
-                    computed = pool.submit(compute)
-                    add(list(tables))
-                    computed.result()
-                impact, warnings = done["impact"], done["warnings"]
+                # The resolved tables go in while Spark computes the impact tables (started
+                # below); a failed table check raises here, and the temporary folder goes
+                add(list(tables))
+                impact, warnings, submission_ids, mapping_versions = computed.result()
                 add(list(impact))
-                mapping_versions = done["mapping_versions"]
-                sources = _submissions(catalog, done["submission_ids"])
+                sources = _submissions(catalog, submission_ids)
                 manifest: dict[str, Any] = {
                     "release": number,
                     "created_at": created_at.isoformat(),
@@ -426,7 +404,12 @@ def publish(
                 bundle.writestr(member(MANIFEST), text.encode("utf-8"))
                 bundle.writestr(member(REPORT), report)
 
-        lake.replace_dir(target, write)
+        # Spark's jobs (the impact tables) and the writing (pyarrow and zlib, mostly outside the
+        # GIL) use the cores together. Leaving the block waits for Spark, also when writing failed.
+        with ThreadPoolExecutor(1, thread_name_prefix="midex-impact") as pool:
+            computed = pool.submit(compute)
+            lake.replace_dir(target, write)
+        submission_ids = computed.result()[2]
     finally:
         observations.unpersist()
     manifest_path = target / MANIFEST
@@ -441,7 +424,7 @@ def publish(
                 path=str(target),
                 manifest_sha256=sha256_file(manifest_path),
                 tables={k: v["rows"] for k, v in manifest["tables"].items()},
-                submission_ids=done["submission_ids"],
+                submission_ids=submission_ids,
             )
         )
     except Exception:
