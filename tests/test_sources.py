@@ -172,7 +172,8 @@ def test_priority_and_tolerance_are_configurable_per_indicator(spark, tmp_path: 
 
     # the shipped file loads and is checked
     shipped = load_rules(schema)
-    assert shipped.rule("GDP") == IndicatorRule(("national", "agency"), 0.05)
+    assert shipped.rule("GDP") == IndicatorRule(("national", "agency"), 0.05, True)
+    assert shipped.rule("MIG_STOCK") == IndicatorRule(("national", "agency"), 0.05, False)
     assert shipped.rule("EXCHANGE_RATE").priority == ("agency", "national")
     bad = tmp_path / "schemas"
     import shutil
@@ -183,3 +184,42 @@ def test_priority_and_tolerance_are_configurable_per_indicator(spark, tmp_path: 
     )
     with pytest.raises(MidexError, match="indicators.GDP: priority must list provider kinds"):
         load_rules(load_schema(bad))
+
+
+def test_a_zero_against_a_real_value_loses_where_the_rule_says_so(spark) -> None:
+    """prefer_non_zero (schemas/resolution.yaml): a national 0 against an agency's figure. REMIT_IN
+    (on): the agency's non-zero value wins despite the priority; MIG_STOCK (off): the 0 wins. Both
+    pairs are in source_disagreements with RELATIVE_DIFFERENCE 1.0 (a 0 differs by all of it)."""
+    schema = load_schema()
+    obs = spark.createDataFrame(
+        [
+            (1, "MX", "MEX", "_Z", "REMIT_IN", "_T", "_T", "2005", 0.0, "C"),
+            (2, "WB", "MEX", "_Z", "REMIT_IN", "_T", "_T", "2005", 21_000.0, "G"),
+            (1, "MX", "MEX", "_Z", "MIG_STOCK", "_T", "_T", "2005", 0.0, "C"),
+            (2, "WB", "MEX", "_Z", "MIG_STOCK", "_T", "_T", "2005", 700.0, "G"),
+            (1, "MX", "MEX", "_Z", "GDP", "_T", "_T", "2005", 0.0, "C"),
+            (2, "WB", "MEX", "_Z", "GDP", "_T", "_T", "2005", 0.0, "G"),
+        ],
+        "SUBMISSION_ID long, PROVIDER string, REF_AREA string, COUNTERPART_AREA string, "
+        "INDICATOR string, SEX string, AGE string, TIME_PERIOD string, OBS_VALUE double, "
+        "NATURE string",
+    )
+    subs = spark.createDataFrame(
+        [
+            (1, datetime(2026, 1, 1, tzinfo=UTC), "merge", "national"),
+            (2, datetime(2026, 1, 2, tzinfo=UTC), "merge", "agency"),
+        ],
+        "SUBMISSION_ID long, ACCEPTED_AT timestamp, SUBMISSION_MODE string, PROVIDER_KIND string",
+    )
+    frame = load_rules(schema).frame(spark, ["REMIT_IN", "MIG_STOCK", "GDP"])
+    res = resolve_versions(
+        annotate_versions(obs, subs, frame, schema.series_key), obs.columns, schema.series_key
+    )
+    won = {r.INDICATOR: (r.PROVIDER, r.OBS_VALUE) for r in res.observations.collect()}
+    assert won == {"REMIT_IN": ("WB", 21_000.0), "MIG_STOCK": ("MX", 0.0), "GDP": ("MX", 0.0)}
+    pairs = {
+        r.INDICATOR: (r.WINNER_OBS_VALUE, r.OTHER_OBS_VALUE, r.RELATIVE_DIFFERENCE)
+        for r in res.source_disagreements.collect()
+    }
+    # two zeros agree: no pair for GDP
+    assert pairs == {"REMIT_IN": (21_000.0, 0.0, 1.0), "MIG_STOCK": (0.0, 700.0, 1.0)}

@@ -39,6 +39,9 @@ PLANTED = [
     (19, "MEX,,REMIT_IN_PCT_GDP,,2022,9,", ("ratio_coherence", "warning")),
     (20, "MEX,,GDP,,2023,1000,", ("change_from_previous", "warning")),
     (21, "MEX,,POP,X,2019,5,", ("unknown_code", "error")),
+    (22, "MEX,USA,MIG_STOCK,,2022,10,", None),
+    (23, "MEX,Other South,MIG_STOCK,,2022,10,", None),  # a residual partner (XOS) is a part
+    (24, "MEX,,MIG_STOCK,,2022,50,", ("partner_breakdown", "warning")),
 ]
 
 
@@ -83,11 +86,14 @@ def test_every_planted_problem_is_found_at_its_row(
     assert "which gives 5" in by_rule["ratio_coherence"]["message"]
     change = by_rule["change_from_previous"]
     assert "10 times the value for 2022 (100)" in change["message"]
+    partner = by_rule["partner_breakdown"]
+    assert "total over all partners 50 is not the sum of the 2 partner rows" in partner["message"]
+    assert ", 20 (relative tolerance 0.01)" in partner["message"]
     assert by_rule["bad_number"]["value"] == "abc"
     assert by_rule["unknown_area"]["column"] == "REF_AREA"
     # status shows counts by severity; a rejected file contributes nothing
     status = cli("status", str(report["submission"]), "--json").json()
-    assert (status["errors"], status["warnings"]) == (13, 2)
+    assert (status["errors"], status["warnings"]) == (13, 3)
     assert not (midex_home / "lake" / "resolved" / "observations").exists()
 
     # the other report formats carry the same findings

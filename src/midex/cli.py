@@ -49,12 +49,16 @@ def provider_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Register a provider."""
-    from midex.countries import iso3_codes
+    from midex.countries import reporting_area_codes
+    from midex.schema import load_schema
 
     area_list = [a.strip().upper() for a in (areas or "").split(",") if a.strip()]
-    unknown = [a for a in area_list if a not in iso3_codes()]
+    unknown = [a for a in area_list if a not in reporting_area_codes(load_schema())]
     if unknown:
-        raise UsageError(f"--areas: {', '.join(unknown)} not ISO 3166 alpha-3 codes")
+        raise UsageError(
+            f"--areas: {', '.join(unknown)} not ISO 3166 alpha-3 codes nor reporting areas "
+            "of schemas/areas/overrides.yaml"
+        )
     if kind == ProviderKind.national and not area_list:
         raise UsageError("a national provider needs --areas (the ISO3 codes it may report)")
     ctx = open_context()

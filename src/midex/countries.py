@@ -41,6 +41,18 @@ def iso3_codes() -> frozenset[str]:
     return frozenset(str(c) for c in _converter().data["ISO3"].dropna())
 
 
+def area_codes(schema: Schema) -> frozenset[str]:
+    """The areas codelist: ISO 3166-1 alpha-3, the reviewed reporting areas without one (XKX,
+    CHI) and the residual categories (XON, XOS, _X); without _Z (not applicable)."""
+    return iso3_codes() | frozenset(schema.area_overrides.values()) | frozenset(schema.area_extra)
+
+
+def reporting_area_codes(schema: Schema) -> frozenset[str]:
+    """Areas a provider can report for: the areas codelist without the residual categories."""
+    residual = {code for code, (kind, _) in schema.area_extra.items() if kind == "residuals"}
+    return area_codes(schema) - residual
+
+
 @cache
 def _names() -> dict[str, str]:
     data = _converter().data
@@ -101,7 +113,7 @@ NOT_A_COUNTRY = {
 
 def resolve_areas(values: list[str], schema: Schema) -> list[AreaResolution]:
     """Resolve each distinct submitted area string (already trimmed)."""
-    known = iso3_codes() | frozenset(schema.area_overrides.values())
+    known = area_codes(schema)
     out: dict[str, AreaResolution] = {}
     to_convert: list[str] = []
     for value in values:

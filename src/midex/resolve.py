@@ -8,7 +8,8 @@ Two questions decide which value of a series key becomes THE observation:
    periods) that the file no longer contains (`withdrawn`).
 2. Competing sources (different providers): priority by provider kind per indicator, from
    schemas/resolution.yaml (national before agency by default); a real number beats a missing
-   one; within one kind the latest acceptance wins. The winner is `won`, every other provider's
+   one, and where the indicator's rule says `prefer_non_zero`, a non-zero value beats an exact
+   0 (a source's way of writing "not reported"); within one kind the latest acceptance wins. The winner is `won`, every other provider's
    current value `lost` — kept, and published side by side in `source_disagreements` when it
    differs from the winner by more than the indicator's tolerance.
 
@@ -48,6 +49,8 @@ RESOLVED_TABLES = ("observations", "observations_all", "source_disagreements")
 class IndicatorRule:
     priority: tuple[str, ...]  # provider kinds, most trusted first
     tolerance: float
+    # when sources disagree and one says exactly 0, the non-zero value wins (0 = "not reported")
+    prefer_non_zero: bool = False
 
 
 @dataclass(frozen=True)
@@ -66,25 +69,31 @@ class ResolutionRules:
         return tuple(areas) if self.scope.get(kind, "any") == "own_areas" else ()
 
     def frame(self, spark: SparkSession, indicators: list[str]) -> DataFrame:
-        """INDICATOR, PROVIDER_KIND, KIND_RANK, TOLERANCE for every indicator and kind."""
+        """INDICATOR, PROVIDER_KIND, KIND_RANK, TOLERANCE, PREFER_NON_ZERO for every indicator
+        and kind."""
         rows = []
         for code in indicators:
             rule = self.rule(code)
             for kind in ProviderKind:
                 rank = rule.priority.index(kind.value) if kind.value in rule.priority else 99
-                rows.append((code, kind.value, rank, float(rule.tolerance)))
+                rows.append((code, kind.value, rank, float(rule.tolerance), rule.prefer_non_zero))
         from midex.spark import local_frame
 
         return local_frame(
-            spark, rows, "INDICATOR string, PROVIDER_KIND string, KIND_RANK int, TOLERANCE double"
+            spark,
+            rows,
+            "INDICATOR string, PROVIDER_KIND string, KIND_RANK int, TOLERANCE double, "
+            "PREFER_NON_ZERO boolean",
         )
 
 
 def _rule(doc: dict[str, Any], where: str, base: IndicatorRule | None) -> IndicatorRule:
     kinds = {k.value for k in ProviderKind}
-    unknown = set(doc) - {"priority", "tolerance"}
+    unknown = set(doc) - {"priority", "tolerance", "prefer_non_zero"}
     if unknown:
-        raise MidexError(f"{where}: unknown key(s) {sorted(unknown)}; use priority, tolerance")
+        raise MidexError(
+            f"{where}: unknown key(s) {sorted(unknown)}; use priority, tolerance, prefer_non_zero"
+        )
     priority = tuple(str(k) for k in doc.get("priority", base.priority if base else ()))
     if not priority or set(priority) - kinds or len(set(priority)) != len(priority):
         raise MidexError(
@@ -93,7 +102,10 @@ def _rule(doc: dict[str, Any], where: str, base: IndicatorRule | None) -> Indica
     tolerance = doc.get("tolerance", base.tolerance if base else 0.05)
     if not isinstance(tolerance, int | float) or tolerance < 0:
         raise MidexError(f"{where}: tolerance must be a non-negative number such as 0.05")
-    return IndicatorRule(priority, float(tolerance))
+    prefer = doc.get("prefer_non_zero", base.prefer_non_zero if base else False)
+    if not isinstance(prefer, bool):
+        raise MidexError(f"{where}: prefer_non_zero must be true or false")
+    return IndicatorRule(priority, float(tolerance), prefer)
 
 
 def load_rules(schema: Schema) -> ResolutionRules:
@@ -209,6 +221,8 @@ def annotate_versions(
     by_key = Window.partitionBy(*key).orderBy(
         F.col("_STATE").isNotNull(),
         F.col("OBS_VALUE").isNull(),  # a number beats a missing value
+        # where the indicator's rule says so, a non-zero value beats an exact 0
+        F.coalesce(F.col("PREFER_NON_ZERO") & (F.col("OBS_VALUE") == 0), F.lit(False)),
         F.coalesce(F.col("KIND_RANK"), F.lit(99)),
         *newest_first,
         F.col("PROVIDER"),
@@ -265,12 +279,13 @@ def resolve_versions(
         *key, "TOLERANCE", *[F.col(c).alias(f"OTHER_{c}") for c in side]
     )
     w, o = F.col("WINNER_OBS_VALUE"), F.col("OTHER_OBS_VALUE")
-    relative = F.when(w != 0, F.abs(o - w) / F.abs(w))
+    # relative to the winner; a winning 0 against a non-zero value differs by all of it (1.0)
+    relative = F.when(w != 0, F.abs(o - w) / F.abs(w)).when(o != 0, F.lit(1.0))
     disagreements = (
         winner.join(other, key)
         .where(w.isNotNull() & o.isNotNull())
         .withColumn("RELATIVE_DIFFERENCE", relative)
-        .where(F.when(w == 0, o != 0).otherwise(F.col("RELATIVE_DIFFERENCE") > F.col("TOLERANCE")))
+        .where(F.col("RELATIVE_DIFFERENCE") > F.col("TOLERANCE"))
         .select(
             *key,
             *[f"WINNER_{c}" for c in side],

@@ -75,6 +75,12 @@ TEMPLATES: dict[str, str] = {
         "the total {total} is not male {male} + female {female} = {sum} (relative tolerance "
         "{tolerance}); correct the total or one of the two rows"
     ),
+    "partner_breakdown": (
+        "the total over all partners {total} is not the sum of the {partners} partner rows of "
+        "the same submission, {sum} (relative tolerance {tolerance}); if the file lists only some "
+        "partners this is expected, otherwise correct the total or a partner row (a residual "
+        "such as 'Other South' or 'Unknown' is a partner too)"
+    ),
     "ratio_coherence": (
         "{indicator} '{value}' disagrees with {numerator} / {denominator} in the same "
         "submission, which gives {expected}; check the ratio or its components"

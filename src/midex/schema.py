@@ -74,8 +74,11 @@ class Schema:
     template_columns: tuple[Column, ...]
     observation_columns: tuple[Column, ...]
     series_key: tuple[str, ...]
-    area_overrides: dict[str, str]
+    area_overrides: dict[str, str]  # upper-cased label -> area code (reviewed corrections)
     area_aggregates: frozenset[str]
+    # areas beyond ISO 3166-1 (reporting areas, residual categories): code -> (kind, name)
+    area_extra: dict[str, tuple[str, str]]
+    partner_totals: frozenset[str]  # upper-cased labels meaning "all partners" (-> _Z)
     mapping_version: str
 
     def codelist(self, name: str) -> Codelist:
@@ -131,6 +134,23 @@ def mapping_version(root: Path) -> str:
     return digest.hexdigest()[:12]
 
 
+def _area_overrides(doc: dict[str, Any]) -> dict[str, str]:
+    """Upper-cased label -> code: the reviewed overrides, then every reporting area's and
+    residual's code and aliases (schemas/areas/overrides.yaml)."""
+    out = {str(k).strip().upper(): str(v) for k, v in (doc.get("overrides") or {}).items()}
+    for kind in ("reporting_areas", "residuals"):
+        for area in doc.get(kind) or ():
+            code = str(area["code"])
+            for label in [code, *(area.get("aliases") or ())]:
+                key = str(label).strip().upper()
+                if out.setdefault(key, code) != code:
+                    raise MidexError(
+                        f"schemas/areas/overrides.yaml: {label!r} is given to both "
+                        f"{out[key]} and {code}; keep one"
+                    )
+    return out
+
+
 @cache
 def _load(root: Path, version: str) -> Schema:
     cl = root / "codelists"
@@ -149,10 +169,16 @@ def _load(root: Path, version: str) -> Schema:
         template_columns=tuple(Column(**c) for c in template["columns"]),
         observation_columns=tuple(Column(**c) for c in observation["columns"]),
         series_key=tuple(observation["series_key"]),
-        area_overrides={
-            str(k).strip().upper(): str(v) for k, v in (overrides.get("overrides") or {}).items()
-        },
+        area_overrides=_area_overrides(overrides),
         area_aggregates=frozenset(str(a) for a in overrides.get("aggregates") or ()),
+        area_extra={
+            str(a["code"]): (kind, str(a["name"]))
+            for kind in ("reporting_areas", "residuals")
+            for a in overrides.get(kind) or ()
+        },
+        partner_totals=frozenset(
+            str(v).strip().upper() for v in overrides.get("partner_totals") or ()
+        ),
         mapping_version=version,
     )
 

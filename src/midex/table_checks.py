@@ -70,9 +70,9 @@ def _reference(ref: str, table: str, schema: Schema) -> Any:
             return list(definition["grain"])
     if kind == "codelist":
         if name == "areas":
-            from midex.countries import iso3_codes
+            from midex.countries import area_codes
 
-            return sorted(iso3_codes() | set(schema.area_overrides.values()))
+            return sorted(area_codes(schema))
         return sorted(schema.codelist(name).code_set())
     if kind == "groups" and name == "codes":
         from midex.tables import load_groups

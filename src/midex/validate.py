@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from midex import rules
-from midex.countries import NOT_APPLICABLE, iso3_codes
+from midex.countries import NOT_APPLICABLE, area_codes
 from midex.errors import MidexError
 from midex.findings import Finding
 from midex.schema import Schema
@@ -74,7 +74,7 @@ class Suite:
 
 def codelist_codes(name: str, schema: Schema) -> list[str]:
     if name == "areas":
-        return sorted(iso3_codes() | set(schema.area_overrides.values()) | {NOT_APPLICABLE})
+        return sorted(area_codes(schema) | {NOT_APPLICABLE})
     return sorted(schema.codelist(name).code_set())
 
 

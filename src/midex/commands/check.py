@@ -349,6 +349,7 @@ def validate_rows(rows: list[dict[str, Any]], schema: Schema, suite: Suite) -> l
     counts: dict[tuple, int] = defaultdict(int)
     sexes: dict[tuple, dict[str, float]] = defaultdict(dict)
     components: dict[tuple, dict[str, float]] = defaultdict(dict)
+    partners: dict[tuple, list[float]] = defaultdict(list)  # the partner rows' values
     series: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for r in rows:
         counts[tuple(r[k] for k in key)] += 1
@@ -359,6 +360,9 @@ def validate_rows(rows: list[dict[str, Any]], schema: Schema, suite: Suite) -> l
                 sexes[k5][r["SEX"]] = max(v, sexes[k5].get(r["SEX"], v))
             kr = (r["REF_AREA"], r["COUNTERPART_AREA"], r["SEX"], r["AGE"], r["TIME_PERIOD"])
             components[kr][r["INDICATOR"]] = max(v, components[kr].get(r["INDICATOR"], v))
+            if r["COUNTERPART_AREA"] != NOT_APPLICABLE:
+                kp = (r["REF_AREA"], r["INDICATOR"], r["SEX"], r["AGE"], r["TIME_PERIOD"])
+                partners[kp].append(v)
         ks = (
             r["REF_AREA"],
             r["COUNTERPART_AREA"],
@@ -371,6 +375,7 @@ def validate_rows(rows: list[dict[str, Any]], schema: Schema, suite: Suite) -> l
 
     sex_tol = _param(suite, "sex_breakdown")
     ratio_tol = _param(suite, "ratio_coherence")
+    partner_tol = _param(suite, "partner_breakdown")
     default_factor = float(suite.params.get("change_factor", 3))
     for r in rows:
         a = attrs[r["INDICATOR"]]
@@ -394,6 +399,18 @@ def validate_rows(rows: list[dict[str, Any]], schema: Schema, suite: Suite) -> l
                     failing["sex_breakdown"].append(
                         {**r, "SEX_MALE": m, "SEX_FEMALE": f, "SEX_SUM": total}
                     )
+        kp = (r["REF_AREA"], r["INDICATOR"], r["SEX"], r["AGE"], r["TIME_PERIOD"])
+        if (
+            r["COUNTERPART_AREA"] == NOT_APPLICABLE
+            and partner_tol is not None
+            and r["INDICATOR"] in additive
+            and partners.get(kp)
+        ):
+            parts = sum(partners[kp])
+            if abs(parts - v) / max(abs(v), 1.0) > partner_tol:
+                failing["partner_breakdown"].append(
+                    {**r, "PARTNER_SUM": parts, "PARTNER_COUNT": len(partners[kp])}
+                )
         if r["INDICATOR"] in ratios and ratio_tol is not None:
             num, den = ratios[r["INDICATOR"]]
             kr = (r["REF_AREA"], r["COUNTERPART_AREA"], r["SEX"], r["AGE"], r["TIME_PERIOD"])

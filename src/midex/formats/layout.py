@@ -30,11 +30,21 @@ Adding a provider's layout needs no Python. The keys (all optional unless said):
     comment: [Criteria]      # columns copied into COMMENT ("Criteria: Residence")
     numbers: {decimal: ",", thousands: " "}        # the file's notation
     missing: ["..", "n.a."]  # markers of no value, besides the schema's
+    zeros: missing           # the source writes 0 for "no data": a cell whose number is
+                             # exactly 0 (0, 0.0, 0,00) is no value; also per block. Default:
+                             # values (a 0 is a real zero)
+    total_rows:              # rows that hold the source's own total over the row areas
+      - where: {REF_AREA: [World]}       # the rows whose dimension has one of these labels
+        fixed: {INDICATOR: EMIG_STOCK}   # what the total is
+        swap: [REF_AREA, COUNTERPART_AREA]   # the column's partner becomes the area, the
+                                             # partner _Z (all); read before `where` filters
     tables: [...]            # several tables (sheets) in one file: each entry takes the keys
                              # above and inherits the top-level ones
 
 Rows whose area is an aggregate or a former state (schemas/areas/overrides.yaml) are left out
-and reported in the parse notes, as are empty cells and rows a `where` filter drops.
+and reported in the parse notes, as are empty cells and rows a `where` filter drops. A partner
+(COUNTERPART_AREA) labelled as a total there ("World") is read as _Z, the partner-less total, so a
+matrix's own total column is kept; residual partners ("Other North") keep their codes.
 """
 
 from __future__ import annotations
@@ -49,6 +59,7 @@ from typing import Any
 
 import yaml
 
+from midex.countries import NOT_APPLICABLE
 from midex.errors import MidexError
 from midex.formats import FormatSpec, ParsedFile
 from midex.formats.areas import NOTE_WHAT, non_countries
@@ -71,7 +82,7 @@ _DETECT_ROWS = 30
 _KNOWN_KEYS = {
     "description", "detect", "encoding", "delimiter", "sheet", "header", "skip_rows", "end",
     "footer_rows", "shape", "dimensions", "values", "fixed", "codes", "where",
-    "where_not_blank", "comment", "numbers", "missing", "tables",
+    "where_not_blank", "comment", "numbers", "missing", "tables", "total_rows", "zeros",
 }  # fmt: skip
 
 
@@ -162,6 +173,7 @@ class _Block:
     pattern: re.Pattern[str] | None
     fixed: dict[str, str]
     missing: frozenset[str]
+    zeros_missing: bool
 
 
 def _blocks(spec: dict[str, Any], header: list[str], name: str, layout: str) -> list[_Block]:
@@ -210,9 +222,53 @@ def _blocks(spec: dict[str, Any], header: list[str], name: str, layout: str) -> 
                 pattern=re.compile(pattern) if pattern else None,
                 fixed={k: str(v) for k, v in (entry.get("fixed") or {}).items()},
                 missing=frozenset(str(m).strip().lower() for m in entry.get("missing") or ()),
+                zeros_missing=_zeros(entry.get("zeros", spec.get("zeros")), layout),
             )
         )
     return blocks
+
+
+def _zeros(value: Any, layout: str) -> bool:
+    if value in (None, "values"):
+        return False
+    if value == "missing":
+        return True
+    raise MidexError(f"layout {layout}: zeros must be 'missing' or 'values', not {value!r}")
+
+
+@dataclass(frozen=True)
+class _TotalRow:
+    where: dict[int, frozenset[str]]  # dimension column index -> normalised labels
+    fixed: dict[str, str]
+    swap: tuple[str, str] | None
+
+
+def _total_rows(spec: dict[str, Any], dims: dict[str, int], layout: str) -> list[_TotalRow]:
+    out = []
+    for entry in spec.get("total_rows") or ():
+        where = {}
+        for col, labels in (entry.get("where") or {}).items():
+            if col not in dims:
+                raise MidexError(
+                    f"layout {layout}: total_rows: {col} is not one of the layout's dimensions"
+                )
+            labels = labels if isinstance(labels, list) else [labels]
+            where[dims[col]] = frozenset(_norm(v) for v in labels)
+        swap = entry.get("swap")
+        if swap is not None and (len(swap) != 2 or not set(swap) <= set(AREA_COLUMNS)):
+            raise MidexError(
+                f"layout {layout}: total_rows: swap must be [REF_AREA, COUNTERPART_AREA]"
+            )
+        fixed = {k: str(v) for k, v in (entry.get("fixed") or {}).items()}
+        out.append(_TotalRow(where, fixed, tuple(swap) if swap else None))
+    return out
+
+
+def _is_zero(number: str) -> bool:
+    try:
+        return float(number) == 0.0
+    except ValueError:
+        return False
 
 
 def _find(header: list[str], column: str, name: str, layout: str, row: int) -> int:
@@ -258,6 +314,16 @@ def _read_table(
         str(m).strip().lower() for m in spec.get("missing") or ()
     }
     others = non_countries(schema)
+    totals = _total_rows(spec, dims, layout)
+
+    def partner(value: str) -> str:
+        """A partner labelled as a total ("World") is the partner-less total, _Z."""
+        key = value.strip().rstrip("*").strip().upper()
+        return NOT_APPLICABLE if key in schema.partner_totals else value
+
+    def residual(value: str) -> bool:
+        code = schema.area_overrides.get(value.strip().rstrip("*").strip().upper())
+        return code is not None and schema.area_extra.get(code, ("",))[0] == "residuals"
 
     first = h + 1 + int(spec.get("skip_rows", 0))
     last = len(sheet.rows) - int(spec.get("footer_rows", 0))
@@ -278,12 +344,16 @@ def _read_table(
                 m = block.pattern.search(text)
                 text = (m.group(1) if m.groups() else m.group(0)) if m else text
             texts[j] = code(block.header_is, text) if block.header_is else text
+            if block.header_is == "COUNTERPART_AREA":
+                texts[j] = partner(texts[j])
         header_values.append(texts)
 
     left_out: dict[str, list[str]] = {"aggregate": [], "former": []}
     left_out_cells: dict[str, list[str]] = {"aggregate": [], "former": []}
     filtered: list[str] = []
     empty = 0
+    zeros = 0
+    total_cells_out = 0
     rows = 0
     for i in range(first - 1, last):
         row = sheet.rows[i]
@@ -296,21 +366,28 @@ def _read_table(
         def cell(j: int, row: list[str] = row) -> str:
             return row[j].strip() if j < len(row) else ""
 
+        total = next(
+            (t for t in totals if all(_norm(cell(j)) in ok for j, ok in t.where.items())), None
+        )
         dropped = [
             f"{header[j].strip()} = {cell(j) or '(blank)'}"
             for j, allowed in where.items()
             if _norm(cell(j)) not in allowed
         ] + [f"{header[j].strip()} blank" for j in not_blank if not cell(j)]
-        if dropped:
+        if dropped and total is None:
             filtered.append(dropped[0])
             continue
         base = {**fixed, **{col: code(col, cell(j)) for col, j in dims.items()}}
+        if "COUNTERPART_AREA" in base:
+            base["COUNTERPART_AREA"] = partner(base["COUNTERPART_AREA"])
         skip = next(
             (others.kind(base.get(c)) for c in AREA_COLUMNS if others.kind(base.get(c))), None
         )
-        if skip:
+        if skip and total is None:
             left_out[skip].append(next(base[c] for c in AREA_COLUMNS if others.kind(base.get(c))))
             continue
+        if total is not None:
+            base.update(total.fixed)
         if comment_cols:
             texts = [f"{c}: {cell(j)}" for c, j in comment_cols if cell(j)]
             if texts:
@@ -328,7 +405,18 @@ def _read_table(
                     if kind_:
                         left_out_cells[kind_].append(texts[j])
                         continue
-                values["OBS_VALUE"] = normalise_number(value, decimal, thousands)
+                if total is not None and total.swap:
+                    # the partner becomes the area; the total over the row areas has no partner
+                    a, b = total.swap
+                    values[a], values[b] = values.get(b, ""), NOT_APPLICABLE
+                    if values[a] == NOT_APPLICABLE or residual(values[a]):
+                        total_cells_out += 1
+                        continue
+                number = normalise_number(value, decimal, thousands)
+                if block.zeros_missing and _is_zero(number):
+                    zeros += 1
+                    continue
+                values["OBS_VALUE"] = number
                 out.add(values, row=i + 1, sheet=sheet.name, column=" ".join(header[j].split()))
     where_in = f" (sheet {sheet.name})" if sheet.name and spec.get("_many") else ""
     for what, values in left_out.items():
@@ -344,6 +432,16 @@ def _read_table(
         notes.append(f"{len(filtered)} rows left out by the layout's filter{where_in}: {listed}")
     if empty:
         notes.append(f"{empty} empty or missing cells (no value) left out{where_in}")
+    if zeros:
+        notes.append(
+            f"{zeros} cells of exactly 0 read as no data: the layout says this source writes 0 "
+            f"where it has no figure{where_in}"
+        )
+    if total_cells_out:
+        notes.append(
+            f"{total_cells_out} cells of the source's total rows left out: the grand total or "
+            f"a residual category, which have no area of their own{where_in}"
+        )
 
 
 def read_layout(path: Path, name: str, layout: str) -> ParsedFile:
