@@ -14,8 +14,18 @@ both a name column and a code column, both are labels. Numeric M49 codes are wri
 residual categories and former states included; banner, title and footnote rows, header rows and
 blank labels do not. UNHCR's "-" ("all origins") placeholder is not an area and is left out.
 
+`area_labels_with_values()` keeps, per file, only the labels of rows that carry at least one value:
+a cell in the file's value columns (the year / period / measure columns, see each reader) whose
+content is a number other than 0, read in the file's notation (UN DESA 2013's space thousands
+separators, Eurostat's trailing flags such as "123 p"). Missing markers ("", "..", "-", ":",
+"n.a.") are not values, nor are zeros. A row's labels (name and code, reporting and partner ends)
+all count when the row has a value. The UN DESA 2013 matrix's origin column headers count when
+their column holds a value in a country row (one whose "Type of data (a)" is not blank).
+
 The files are parsed here with the standard library's csv and xml.etree, openpyxl (.xlsx) and xlrd
 (.xls), never with midex's readers, so that midex can be checked against the files as published.
+Each file is read once, into rows of (labels, has_value), and both functions are derived from those
+rows, so they cannot disagree on what a label is.
 """
 
 from __future__ import annotations
@@ -23,11 +33,13 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import math
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["area_labels"]
+__all__ = ["area_labels", "area_labels_with_values"]
 
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 
@@ -35,6 +47,9 @@ REF = "REF_AREA"
 COUNTERPART = "COUNTERPART_AREA"
 
 Label = tuple[str, str]
+# One table row (or, for the UN DESA 2013 origins, one column): its non-blank area labels and
+# whether it carries at least one non-zero value.
+Row = tuple[tuple[Label, ...], bool]
 
 
 # --------------------------------------------------------------------------- cell helpers
@@ -60,9 +75,51 @@ def _index(header: Sequence[object], name: str) -> int:
     return [_text(c) for c in header].index(name)
 
 
-def _add(out: set[Label], role: str, label: str) -> None:
-    if label:
-        out.add((role, label))
+def _columns(header: Sequence[object], wanted: Callable[[str], bool]) -> list[int]:
+    """Positions of the header cells whose normalised text is `wanted` (ValueError if none)."""
+    found = [i for i, c in enumerate(header) if wanted(_text(c))]
+    if not found:
+        raise ValueError(f"no value column in header {[_text(c) for c in header]}")
+    return found
+
+
+def _is_year(header: str) -> bool:
+    return re.fullmatch(r"\d{4}", header) is not None
+
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_FLAGGED = re.compile(r"(.*?)\s*[a-z]*")  # Eurostat: "-27007 e", "43110 b", "123p"
+
+
+def _nonzero(cell: object, *, spaced: bool = False, flagged: bool = False) -> bool:
+    """Whether a value cell holds a number other than 0.
+
+    Excel numbers are taken as they are; text must be a plain decimal number once the file's
+    notation is undone: `spaced` drops space thousands separators (" 231 522 215"), `flagged` drops
+    trailing Eurostat flag letters ("123 p"). Missing markers ("", "..", "-", ":", "n.a.", "NaN")
+    are not numbers.
+    """
+    if isinstance(cell, bool):
+        return False
+    if isinstance(cell, int | float):
+        return math.isfinite(cell) and cell != 0
+    if not isinstance(cell, str):
+        return False
+    text = cell.strip()
+    if spaced:
+        text = "".join(text.split())
+    if flagged:
+        match = _FLAGGED.fullmatch(text)
+        text = match.group(1) if match else text
+    return _NUMBER.fullmatch(text) is not None and float(text) != 0
+
+
+def _any_value(row: Sequence[object], columns: Iterable[int], **notation: bool) -> bool:
+    return any(_nonzero(row[i], **notation) for i in columns if i < len(row))
+
+
+def _row(has_value: bool, *labels: Label) -> Row:
+    return tuple(label for label in labels if label[1]), has_value
 
 
 def _csv_from(path: Path, starts: str, encoding: str = "utf-8-sig") -> list[list[str]]:
@@ -74,6 +131,10 @@ def _csv_from(path: Path, starts: str, encoding: str = "utf-8-sig") -> list[list
     text = path.read_text(encoding)  # universal newlines: CRLF files read as LF
     start = 0 if text.startswith(starts) else text.index("\n" + starts) + 1
     return list(csv.reader(io.StringIO(text[start:], newline="")))
+
+
+def _csv_all(path: Path, encoding: str = "utf-8-sig") -> list[list[str]]:
+    return list(csv.reader(io.StringIO(path.read_text(encoding), newline="")))
 
 
 def _xlsx_rows(path: Path, sheet: str | None = None) -> list[tuple[object, ...]]:
@@ -92,35 +153,35 @@ def _blank(row: Iterable[object]) -> bool:
 
 
 # --------------------------------------------------------------------------- per-layout readers
+# Each yields the file's rows as (labels, has_value); the value columns are named per reader.
 
 
-def _wdi_csv(path: Path) -> set[Label]:
+def _wdi_csv(path: Path) -> Iterator[Row]:
+    """Values: the year columns."""
     rows = _csv_from(path, '"Country Name"')
     name, code = _index(rows[0], "Country Name"), _index(rows[0], "Country Code")
-    out: set[Label] = set()
+    years = _columns(rows[0], _is_year)
     for r in rows[1:]:
         if len(r) > code:
-            _add(out, REF, _text(r[name]))
-            _add(out, REF, _text(r[code]))
-    return out
+            yield _row(_any_value(r, years), (REF, _text(r[name])), (REF, _text(r[code])))
 
 
-def _wdi_xls(path: Path) -> set[Label]:
+def _wdi_xls(path: Path) -> Iterator[Row]:
+    """Values: the year columns (Excel numbers; missing values are empty strings)."""
     import xlrd
 
     sheet = xlrd.open_workbook(path, on_demand=True).sheet_by_name("Data")
     header = next(i for i in range(sheet.nrows) if _text(sheet.cell_value(i, 0)) == "Country Name")
     head = sheet.row_values(header)
     name, code = _index(head, "Country Name"), _index(head, "Country Code")
-    out: set[Label] = set()
+    years = _columns(head, _is_year)
     for i in range(header + 1, sheet.nrows):
         row = sheet.row_values(i)
-        _add(out, REF, _text(row[name]))
-        _add(out, REF, _text(row[code]))
-    return out
+        yield _row(_any_value(row, years), (REF, _text(row[name])), (REF, _text(row[code])))
 
 
-def _knomad(path: Path) -> set[Label]:
+def _knomad(path: Path) -> Iterator[Row]:
+    """Values: the year columns 2000..2022 (text headers in outflows but 2022), not "% of GDP"."""
     rows = _xlsx_rows(path)
     header = next(
         i
@@ -129,35 +190,41 @@ def _knomad(path: Path) -> set[Label]:
         and isinstance(r[0], str)
         and _text(r[0]).startswith(("Remittance inflows", "Remittance outflows"))
     )
-    out: set[Label] = set()
+    years = _columns(rows[header], _is_year)
     for r in rows[header + 1 :]:
         if _blank(r):  # the table ends at the first blank row; footnotes follow
             break
-        _add(out, REF, _text(r[0]))
-    return out
+        yield _row(_any_value(r, years), (REF, _text(r[0])))
 
 
-def _undesa_2013(path: Path) -> set[Label]:
-    rows = list(csv.reader(io.StringIO(path.read_text("cp437"), newline="")))
+def _undesa_2013(path: Path) -> Iterator[Row]:
+    """Values: the origin columns, G on, numbers with space thousands separators (" 231 522 215").
+
+    A destination row counts when any of its origin cells is a value; an origin column header
+    counts when its column holds a value in a country row ("Type of data (a)" not blank), so
+    that an origin reached only through aggregates does not.
+    """
+    rows = _csv_all(path, "cp437")
     header = next(i for i, r in enumerate(rows) if "Country code" in (_text(c) for c in r))
     head = rows[header]
     name = _index(head, "Major area, region, country or area of destination")
     code = _index(head, "Country code")
+    kind = _index(head, "Type of data (a)")
     world = _index(head, "World")  # column G: the origins start here
-    out: set[Label] = set()
-    for cell in head[world:]:
-        _add(out, COUNTERPART, _text(cell))
-    for r in rows[header + 1 :]:
-        if len(r) > code:
-            _add(out, REF, _text(r[name]))
-            _add(out, REF, _m49(r[code]))
-    return out
+    body = [r for r in rows[header + 1 :] if len(r) > code]
+    countries = [r for r in body if len(r) > kind and _text(r[kind])]
+    for j in range(world, len(head)):
+        has_value = any(_nonzero(r[j], spaced=True) for r in countries if len(r) > j)
+        yield _row(has_value, (COUNTERPART, _text(head[j])))
+    for r in body:
+        has_value = _any_value(r, range(world, len(r)), spaced=True)
+        yield _row(has_value, (REF, _text(r[name])), (REF, _m49(r[code])))
 
 
-def _undesa_2020(path: Path) -> set[Label]:
+def _undesa_2020(path: Path) -> Iterator[Row]:
+    """Values: the year columns F..Z of Tables 1-3 (three sex blocks of 1990..2020; ".." missing)."""
     import openpyxl
 
-    out: set[Label] = set()
     wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
     try:
         for sheet in ("Table 1", "Table 2", "Table 3"):
@@ -167,27 +234,27 @@ def _undesa_2020(path: Path) -> set[Label]:
                     break
             name = _index(head, "Region, development group, country or area")
             code = _index(head, "Location code")
+            years = _columns(head, _is_year)
             for r in rows:
                 if len(r) > code:
-                    _add(out, REF, _text(r[name]))
-                    _add(out, REF, _m49(r[code]))
+                    yield _row(_any_value(r, years), (REF, _text(r[name])), (REF, _m49(r[code])))
     finally:
         wb.close()
-    return out
 
 
-def _undesa_2015(path: Path) -> set[Label]:
+def _undesa_2015(path: Path) -> Iterator[Row]:
+    """Values: the year columns 1980..2013 (".." missing); a country counts if any series has one."""
     rows = _xlsx_rows(path)
     header = next(i for i, r in enumerate(rows) if r and _text(r[0]) == "CntName")
     name = _index(rows[header], "CntName")  # the file has no code column
-    out: set[Label] = set()
+    years = _columns(rows[header], _is_year)
     for r in rows[header + 1 :]:
         if len(r) > name:
-            _add(out, REF, _text(r[name]))
-    return out
+            yield _row(_any_value(r, years), (REF, _text(r[name])))
 
 
-def _unhcr(path: Path) -> set[Label]:
+def _unhcr(path: Path) -> Iterator[Row]:
+    """Values: the population columns after the area columns (refugees, asylum-seekers, ...)."""
     rows = _csv_from(path, "Year,")
     head = rows[0]
     columns = [
@@ -197,57 +264,63 @@ def _unhcr(path: Path) -> set[Label]:
         (COUNTERPART, "Country of origin (ISO)"),
     ]
     where = [(role, _index(head, col)) for role, col in columns if col in (_text(c) for c in head)]
-    out: set[Label] = set()
+    values = range(max(i for _, i in where) + 1, len(head))
+    if not values:
+        raise ValueError(f"no value column after the area columns in {path.name}")
     for r in rows[1:]:
         if not r or not _text(r[0]).isdigit():  # data rows start with the year
             continue
-        for role, i in where:
-            label = _text(r[i]) if len(r) > i else ""
-            if label != "-":  # "-": all origins, not an area
-                _add(out, role, label)
-    return out
+        labels = [(role, _text(r[i]) if len(r) > i else "") for role, i in where]
+        # "-": all origins, not an area
+        yield _row(_any_value(r, values), *(label for label in labels if label[1] != "-"))
 
 
-def _csv_columns(path: Path, columns: Sequence[str]) -> set[Label]:
-    rows = list(csv.reader(io.StringIO(path.read_text("utf-8-sig"), newline="")))
+def _not_in(*names: str) -> Callable[[str], bool]:
+    return lambda header: header not in names
+
+
+def _csv_columns(
+    path: Path, columns: Sequence[str], value_column: Callable[[str], bool]
+) -> Iterator[Row]:
+    """Labels: the `columns` present; values: the columns whose header is `value_column`."""
+    rows = _csv_all(path)
     head = [_text(c) for c in rows[0]]
     where = [head.index(c) for c in columns if c in head]
-    out: set[Label] = set()
+    values = _columns(head, value_column)
     for r in rows[1:]:
-        for i in where:
-            if len(r) > i:
-                _add(out, REF, _text(r[i]))
-    return out
+        yield _row(_any_value(r, values), *((REF, _text(r[i])) for i in where if len(r) > i))
 
 
-def _undata(path: Path) -> set[Label]:
-    rows = list(csv.reader(io.StringIO(path.read_text("utf-8-sig"), newline="")))
+def _undata(path: Path) -> Iterator[Row]:
+    """Values: the "Value" column of the long layout."""
+    rows = _csv_all(path)
     head = [_text(c) for c in rows[0]]
-    name, year = head.index("Country or Area"), head.index("Year")
-    out: set[Label] = set()
+    name, year, value = head.index("Country or Area"), head.index("Year"), head.index("Value")
     for r in rows[1:]:
         # UNdata puts its footnotes (header "footnoteSeqID") below a blank line; this export has none
         if _blank(r) or _text(r[0]) == "footnoteSeqID":
             break
         if len(r) > year and _text(r[year]).isdigit():
-            _add(out, REF, _text(r[name]))
-    return out
+            yield _row(_any_value(r, [value]), (REF, _text(r[name])))
 
 
-def _unsd_ama(path: Path) -> set[Label]:
+def _unsd_ama(path: Path) -> Iterator[Row]:
+    """Values: the year columns 1970..2020 (empty cells missing)."""
     rows = _xlsx_rows(path, "Download-GNI-USD-countries")
     header = next(i for i, r in enumerate(rows) if r and _text(r[0]) == "CountryID")
     code, name = _index(rows[header], "CountryID"), _index(rows[header], "Country")
-    out: set[Label] = set()
+    years = _columns(rows[header], _is_year)
     for r in rows[header + 1 :]:
         if len(r) > name:
-            _add(out, REF, _text(r[name]))
-            _add(out, REF, _m49(r[code]))
-    return out
+            yield _row(_any_value(r, years), (REF, _text(r[name])), (REF, _m49(r[code])))
 
 
-def _remittance_prices(path: Path) -> set[Label]:
-    rows = list(csv.reader(io.StringIO(path.read_text("utf-8-sig"), newline="")))
+def _remittance_prices(path: Path) -> Iterator[Row]:
+    """Values: the quarterly cost columns ("2011Q1 [YR2011Q1]" ...: % cost, ".." missing).
+
+    Both ends of a corridor count when the corridor has a value.
+    """
+    rows = _csv_all(path)
     head = [_text(c) for c in rows[0]]  # "Receiving Countries  Name" collapses to one space
     where = [
         (REF, head.index("Sending Countries Name")),
@@ -256,37 +329,43 @@ def _remittance_prices(path: Path) -> set[Label]:
         (COUNTERPART, head.index("Receiving Countries Code")),
     ]
     series = head.index("Series Code")
-    out: set[Label] = set()
+    quarters = _columns(
+        head, lambda h: re.fullmatch(r"\d{4}Q[1-4] \[YR\d{4}Q[1-4]\]", h) is not None
+    )
     for r in rows[1:]:
         if len(r) <= series or not _text(r[series]):  # blank rows and the DataBank footer
             continue
-        for role, i in where:
-            _add(out, role, _text(r[i]))
-    return out
+        yield _row(_any_value(r, quarters), *((role, _text(r[i])) for role, i in where))
 
 
-def _eurostat_tsv(path: Path) -> set[Label]:
+def _eurostat_tsv(path: Path) -> Iterator[Row]:
+    """Values: the period columns ("-27007 e": a number and flags; ":" alone is missing)."""
     lines = path.read_text("utf-8-sig").splitlines()
-    out: set[Label] = set()
     for line in lines[1:]:  # line 0: "indic_de,geo\time<TAB>2019 ..."
-        first = line.split("\t", 1)[0]
+        first, *periods = line.split("\t")
         if "," in first:
-            _add(out, REF, _text(first.rsplit(",", 1)[1]))
-    return out
+            has_value = any(_nonzero(p, flagged=True) for p in periods)
+            yield _row(has_value, (REF, _text(first.rsplit(",", 1)[1])))
 
 
-def _sdmx_xml(path: Path) -> set[Label]:
-    out: set[Label] = set()
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _sdmx_xml(path: Path) -> Iterator[Row]:
+    """Values: the OBS_VALUE attributes of each series' Obs elements."""
     for el in ET.parse(path).iter():
-        if el.tag.rsplit("}", 1)[-1] == "Series" and "geo" in el.attrib:
-            _add(out, REF, _text(el.attrib["geo"]))
-    return out
+        if _local(el.tag) == "Series" and "geo" in el.attrib:
+            has_value = any(
+                _local(obs.tag) == "Obs" and _nonzero(obs.get("OBS_VALUE")) for obs in el.iter()
+            )
+            yield _row(has_value, (REF, _text(el.attrib["geo"])))
 
 
 # --------------------------------------------------------------------------- the files
 
 
-def _readers(root: Path) -> Iterator[tuple[str, Callable[[], set[Label]]]]:
+def _readers(root: Path) -> Iterator[tuple[str, Callable[[], Iterable[Row]]]]:
     for p in sorted(root.glob("wb_wdi_*.csv")):
         if not p.name.startswith("wb_wdi_Metadata_"):
             yield p.name, functools.partial(_wdi_csv, p)
@@ -297,18 +376,22 @@ def _readers(root: Path) -> Iterator[tuple[str, Callable[[], set[Label]]]]:
         "knomad_2023-06_remittance_outflows.xlsx",
     ):
         yield name, functools.partial(_knomad, root / name)
-    fixed: dict[str, Callable[[Path], set[Label]]] = {
+    fixed: dict[str, Callable[[Path], Iterable[Row]]] = {
         "undesa_2013_migrant_stock_origin_destination_matrix.csv": _undesa_2013,
         "undesa_2020_ims_stock_by_sex_and_destination.xlsx": _undesa_2020,
         "undesa_2015_migration_flow_totals.xlsx": _undesa_2015,
         "unhcr_refugee_data_finder_2021_by_country_of_asylum.csv": _unhcr,
         "unhcr_refugee_data_finder_2021_unrwa_palestine_refugees_by_asylum.csv": _unhcr,
         "datapackage_oecd_dac_oda_pct_gni_by_donor.csv": functools.partial(
-            _csv_columns, columns=("Country",)
+            # the year columns; not the "2007-2008 average" and "2002-2003 average" columns
+            _csv_columns,
+            columns=("Country",),
+            value_column=_is_year,
         ),
         "owid_grapher_share_population_born_in_another_country_filtered.csv": functools.partial(
             _csv_columns,
             columns=("Entity", "Code"),  # this filtered download has no Code column
+            value_column=_not_in("Entity", "Code", "Year"),  # the indicator column(s)
         ),
         "undata_export_20220425_gni_current_usd.csv": _undata,
         "unsd_ama_gni_current_usd_all_countries.xlsx": _unsd_ama,
@@ -321,6 +404,23 @@ def _readers(root: Path) -> Iterator[tuple[str, Callable[[], set[Label]]]]:
 
 
 @functools.cache
+def _rows() -> dict[str, tuple[Row, ...]]:
+    """{file name: its rows as (labels, has_value)}, each file read once for both functions."""
+    if not REAL_DATA.is_dir():
+        raise FileNotFoundError(REAL_DATA)
+    return {name: tuple(read()) for name, read in _readers(REAL_DATA)}
+
+
+def _labels(*, values_only: bool) -> dict[str, set[Label]]:
+    return {
+        name: {
+            label for labels, has_value in rows if has_value or not values_only for label in labels
+        }
+        for name, rows in _rows().items()
+    }
+
+
+@functools.cache
 def area_labels() -> dict[str, set[tuple[str, str]]]:
     """{file name: {(role, label), ...}} for every real data file that holds areas.
 
@@ -328,6 +428,15 @@ def area_labels() -> dict[str, set[tuple[str, str]]]:
     Raises FileNotFoundError if ../shared/data/real is missing. Callers must not mutate the sets
     (the result is cached).
     """
-    if not REAL_DATA.is_dir():
-        raise FileNotFoundError(REAL_DATA)
-    return {name: read() for name, read in _readers(REAL_DATA)}
+    return _labels(values_only=False)
+
+
+@functools.cache
+def area_labels_with_values() -> dict[str, set[tuple[str, str]]]:
+    """Like `area_labels()`, but only the labels of rows that carry at least one non-zero value.
+
+    Same keys and label conventions; each set is a subset of the matching `area_labels()` set. See
+    the module docstring and each reader for the value columns. Raises FileNotFoundError if
+    ../shared/data/real is missing. Callers must not mutate the sets (the result is cached).
+    """
+    return _labels(values_only=True)

@@ -291,6 +291,44 @@ def test_undesa_2013_matrix_cp437_and_space_thousands(processed: dict[str, Any])
     assert not any(k[1] in ("WLD",) for k in got)
 
 
+def test_a_knomad_zero_never_wins_over_the_world_banks_figure(processed: dict[str, Any]) -> None:
+    """KNOMAD writes 0 where it has no estimate (Algeria 2000-2004); WDI has the figure. The 0 is
+    no value (layout zeros: missing), so the published REMIT_IN is the World Bank's."""
+    import pyarrow.parquet as pq
+
+    from midex.resolve import resolved_dir
+
+    knomad = xlsx_rows("knomad_2023-06_remittance_inflows.xlsx")
+    years = [str(y) for y in knomad[0]]
+    zeros = {
+        (r[0], year)
+        for r in knomad[1:]
+        if r and r[0]
+        for j, year in enumerate(years)
+        if year.isdigit() and r[j] == 0
+    }
+    wdi = wdi_source("wb_wdi_BX.TRF.PWKR.CD.DT_remittances_received.xls")
+    header = [h.removesuffix(".0") for h in wdi[0]]
+    expected = {
+        (row[1], year): float(row[j])
+        for row in wdi[1:]
+        for j, year in enumerate(header)
+        if (row[0], year) in zeros and row[j].strip() and float(row[j]) != 0
+    }
+    assert len(expected) > 50  # Algeria, Austria, Belgium ... 2000-2004
+    table = pq.read_table(resolved_dir(processed["ctx"].lake, "observations")).to_pylist()
+    published = {
+        (r["REF_AREA"], r["TIME_PERIOD"]): r["OBS_VALUE"]
+        for r in table
+        if r["INDICATOR"] == "REMIT_IN" and r["COUNTERPART_AREA"] == "_Z" and r["SEX"] == "_T"
+    }
+    wrong = {
+        k: (published.get(k), v) for k, v in expected.items() if not close(published.get(k) or 0, v)
+    }
+    assert not wrong
+    assert published[("DZA", "2000")] == 790_000_000
+
+
 def test_undesa_2013_totals_residuals_and_reporting_areas_are_kept(
     processed: dict[str, Any],
 ) -> None:
@@ -487,3 +525,74 @@ def test_sdmx_ml_is_read_and_waits_for_an_exchange_rate(processed: dict[str, Any
         ("GDP", "LCU", "6")
     }
     assert sub.validation["rules"][0]["rule"] == "no_exchange_rate"
+
+
+def test_the_published_tables_use_the_sources_totals(processed: dict[str, Any]) -> None:
+    """A release of every real file: the UN DESA 2013 totals are the destinations' MIG_STOCK and
+    the origins' EMIG_STOCK in migration_profile, and each origin's mirror (its migrants summed
+    over the destinations that report them, the Channel Islands included) equals the matrix's
+    own WORLD row; the Channel Islands are in the Northern Europe aggregate's members."""
+    import pyarrow.parquet as pq
+
+    published = run_cli("publish", "--json")
+    assert published.code == 0, published.err
+    folder = Path(published.json()["path"])
+    name = "undesa_2013_migrant_stock_origin_destination_matrix.csv"
+    got = harmonised(processed, name)
+    profile = {
+        r["REF_AREA"]: r
+        for r in pq.read_table(folder / "migration_profile.parquet").to_pylist()
+        if r["TIME_PERIOD"] == "2013"
+    }
+    totals = {k[0]: v for k, v in got.items() if k[2] == "MIG_STOCK" and k[1] == "_Z"}
+    emigrants = {k[0]: v for k, v in got.items() if k[2] == "EMIG_STOCK"}
+    assert len(totals) == len(emigrants) == 232
+    for area, value in totals.items():
+        assert profile[area]["MIG_STOCK"] == value, area
+    for area, value in emigrants.items():
+        assert profile[area]["EMIG_STOCK"] == value, area
+        assert abs(profile[area]["EMIG_STOCK_MIRROR"] - value) < 0.5, area
+    assert profile["CHI"]["MIG_STOCK"] == 82_592
+    members = pq.read_table(folder / "group_members.parquet").to_pylist()
+    assert {m["GROUP_CODE"] for m in members if m["REF_AREA"] == "CHI"} >= {"M49_150", "M49_154"}
+
+
+# Areas whose only series in a real file are not the indicator's definition, left out by the
+# layout's reviewed filter (not as areas): UN DESA 2015 reads residence-based flows of citizens
+# and foreigners together; Canada reports by citizenship, the USA by place of birth, New Zealand
+# foreigners only.
+NOT_READ_ON_PURPOSE = {
+    "undesa_2015_migration_flow_totals.xlsx": [
+        ("REF_AREA", "Canada", "CAN"),
+        ("REF_AREA", "New Zealand", "NZL"),
+        ("REF_AREA", "United States of America", "USA"),
+    ]
+}
+
+
+def test_no_country_or_reporting_area_with_a_value_is_dropped(processed: dict[str, Any]) -> None:
+    """Every label of an accepted real file that is a country, a reporting area, a residual or a
+    partner total (tests/data/real_area_labels.csv) and has a value in the file (read here, not
+    by midex) is in what midex harmonised from that file, in the same column."""
+    from midex.countries import KEPT_KINDS, classify_areas
+    from midex.schema import load_schema
+    from tests.real_areas import area_labels_with_values
+
+    schema = load_schema()
+    accepted = [n for n, (_, outcome) in FILES.items() if outcome == "accepted"]
+    missing: dict[str, list[tuple[str, str, str]]] = {}
+    checked = 0
+    for name, labels in area_labels_with_values().items():
+        if name not in accepted:
+            continue
+        got = harmonised(processed, name)
+        present = {"REF_AREA": {k[0] for k in got}, "COUNTERPART_AREA": {k[1] for k in got}}
+        for role in ("REF_AREA", "COUNTERPART_AREA"):
+            mine = sorted(label for r, label in labels if r == role)
+            for label, (kind, code) in classify_areas(mine, role, schema).items():
+                if kind in KEPT_KINDS:
+                    checked += 1
+                    if code not in present[role]:
+                        missing.setdefault(name, []).append((role, label, code))
+    assert {k: sorted(v) for k, v in missing.items()} == NOT_READ_ON_PURPOSE
+    assert checked > 5000
