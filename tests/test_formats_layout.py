@@ -140,3 +140,60 @@ def test_shipped_layouts_all_load() -> None:
         doc = load_layout(name)
         tables = doc.get("tables") or [doc]
         assert all("values" in t or "values" in doc for t in tables), name
+
+
+MATRIX = """\
+description: a destination x origin matrix with its own totals
+detect: {contains: ["Destination", "Code"]}
+delimiter: ","
+header: {contains: "Destination"}
+dimensions:
+  REF_AREA: Code
+where_not_blank: [Type]
+total_rows:
+  - where: {REF_AREA: ["900"]}
+    fixed: {INDICATOR: EMIG_STOCK}
+    swap: [REF_AREA, COUNTERPART_AREA]
+values:
+  columns: "D:"
+  header_is: COUNTERPART_AREA
+fixed: {INDICATOR: MIG_STOCK, TIME_PERIOD: "2020"}
+numbers: {decimal: ",", thousands: " "}
+zeros: missing
+"""
+
+
+def test_a_matrix_keeps_its_totals_residuals_and_declared_zeros(
+    layouts: Path, tmp_path: Path
+) -> None:
+    """The World column is the partner-less total (_Z), Other South a residual partner, the WORLD
+    row (a total row) each origin's EMIG_STOCK, and the file's zeros (zeros: missing, in any
+    notation) no values; the World x World and World x Other South cells have no area."""
+    (layouts / "matrix.yaml").write_text(MATRIX, encoding="utf-8")
+    text = (
+        "Destination,Code,Type,World,Other South,Mexico,Guatemala\n"
+        'WORLD,900,,"1 000",10,600,"390"\n'
+        "Latin America,904,,700,5,400,295\n"
+        'United States,840,B,"800",8,"500,0","0,00"\n'
+        "Channel Islands,830,B,12,0,2,10\n"
+    )
+    parsed = read_submission(write(tmp_path / "m.csv", text), "layout:matrix")
+    rows = table_rows(parsed, "REF_AREA", "COUNTERPART_AREA", "INDICATOR", "OBS_VALUE")
+    assert rows == [
+        ("Mexico", "_Z", "EMIG_STOCK", "600"),  # the WORLD row, read by origin
+        ("Guatemala", "_Z", "EMIG_STOCK", "390"),
+        ("840", "_Z", "MIG_STOCK", "800"),
+        ("840", "Other South", "MIG_STOCK", "8"),
+        ("840", "Mexico", "MIG_STOCK", "500.0"),
+        ("830", "_Z", "MIG_STOCK", "12"),
+        ("830", "Mexico", "MIG_STOCK", "2"),
+        ("830", "Guatemala", "MIG_STOCK", "10"),
+    ]
+    notes = " | ".join(parsed.notes)
+    assert "2 cells of exactly 0 read as no data" in notes
+    assert "2 cells of the source's total rows left out" in notes
+    assert "Type blank (1)" in notes  # the region; the WORLD row is read before the filter
+
+    (layouts / "matrix.yaml").write_text(MATRIX.replace("zeros: missing", "zeros: some"))
+    with pytest.raises(MidexError, match="zeros must be 'missing' or 'values'"):
+        read_submission(write(tmp_path / "m.csv", text), "layout:matrix")
