@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -596,3 +597,40 @@ def test_no_country_or_reporting_area_with_a_value_is_dropped(processed: dict[st
                         missing.setdefault(name, []).append((role, label, code))
     assert {k: sorted(v) for k, v in missing.items()} == NOT_READ_ON_PURPOSE
     assert checked > 5000
+
+
+def test_the_same_inputs_published_twice_give_the_same_bytes(
+    spark, processed: dict[str, Any]
+) -> None:  # type: ignore[no-untyped-def]
+    """Reproducible releases: published again with other Spark partitioning (as on a machine with
+    another number of cores), every table's Parquet file and CSV have the same sha256."""
+    first = run_cli("publish", "--json")
+    assert first.code == 0, first.err
+    other = {  # one core's partitioning: local[1] gave other bytes before sums were ordered
+        "spark.sql.leafNodeDefaultParallelism": "1",
+        "spark.sql.shuffle.partitions": "1",
+        "spark.sql.files.maxPartitionBytes": str(256 * 1024),
+    }
+    before = {k: spark.conf.get(k, None) for k in other}
+    try:
+        for k, v in other.items():
+            spark.conf.set(k, v)
+        second = run_cli("publish", "--json")
+    finally:
+        for k, v in before.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
+    assert second.code == 0, second.err
+    manifests = [
+        json.loads((Path(r.json()["path"]) / "manifest.json").read_text()) for r in (first, second)
+    ]
+    assert manifests[0]["release"] != manifests[1]["release"]
+    differ = {
+        name: entry
+        for name, entry in manifests[0]["tables"].items()
+        if (entry["sha256"], entry["csv"]["sha256"])
+        != (manifests[1]["tables"][name]["sha256"], manifests[1]["tables"][name]["csv"]["sha256"])
+    }
+    assert not differ, sorted(differ)

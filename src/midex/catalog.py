@@ -7,17 +7,21 @@ submission's status inside one transaction, after its output is in place.
 from __future__ import annotations
 
 import enum
+import fcntl
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Engine, UniqueConstraint, event
+from sqlalchemy import JSON, Column, Engine, UniqueConstraint, delete, event, func, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
 from midex.errors import MidexError
+from midex.owners import owner_alive
 
 
 def utcnow() -> datetime:
@@ -91,6 +95,17 @@ class Submission(SQLModel, table=True):
     notes: list[str] | None = Field(default=None, sa_column=Column(JSON))
 
 
+class Claim(SQLModel, table=True):
+    """A process's claim on a submission it is processing: no other process takes it until the
+    claim is released or its lease runs out (a crashed claimer's lease runs out; on its own
+    host, a claimer whose process is gone loses it at once)."""
+
+    submission_id: int = Field(primary_key=True, foreign_key="submission.id")
+    owner: str = Field(max_length=200)  # host:pid:random, of the claiming process
+    claimed_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
 class StageRun(SQLModel, table=True):
     """Every attempt of a stage on a submission, with its timestamps: the audit trail."""
 
@@ -139,6 +154,10 @@ class Token(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
+def _as_utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def _normalise_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -168,6 +187,7 @@ class Catalog:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = engine_for(url)
+        self._held: set[str] = set()  # the locks this object holds (see lock)
 
     def init(self) -> None:
         """Create missing tables (and the SQLite file's folder); idempotent."""
@@ -267,6 +287,25 @@ class Catalog:
             s.add(run)
             s.commit()
 
+    def close_interrupted_stages(self, submission_ids: list[int]) -> int:
+        """Close the stage runs of these submissions that never finished (their process died):
+        ok false, with a message saying so. Only for submissions the caller has claimed."""
+        if not submission_ids:
+            return 0
+        with self.session() as s:
+            result = s.exec(  # type: ignore[call-overload]
+                update(StageRun)
+                .where(StageRun.submission_id.in_(submission_ids))  # type: ignore[attr-defined]
+                .where(StageRun.finished_at.is_(None))  # type: ignore[union-attr]
+                .values(
+                    finished_at=utcnow(),
+                    ok=False,
+                    message="interrupted: the process running this stage stopped before it ended",
+                )
+            )
+            s.commit()
+            return int(result.rowcount or 0)
+
     def stage_runs(self, submission_id: int) -> list[StageRun]:
         with self.session() as s:
             return list(
@@ -277,6 +316,113 @@ class Catalog:
                 )
             )
 
+    # claims
+    def claim(self, submission_ids: list[int], owner: str, lease_s: float) -> list[int]:
+        """Claim the submissions for `owner` until now + lease_s; the ids claimed (in order).
+        Each claim is one atomic statement (an insert, or an update of an expired or orphaned
+        claim), so two processes never both hold one: SQLite serialises writers, PostgreSQL
+        locks the row."""
+        claimed = []
+        for sid in submission_ids:
+            now = utcnow()
+            until = now + timedelta(seconds=lease_s)
+            with self.session() as s:
+                try:
+                    s.add(Claim(submission_id=sid, owner=owner, claimed_at=now, expires_at=until))
+                    s.commit()
+                    claimed.append(sid)
+                    continue
+                except IntegrityError:
+                    s.rollback()
+                current = s.get(Claim, sid)
+                stale = current is not None and (
+                    current.owner == owner
+                    or _as_utc(current.expires_at) <= now
+                    or not owner_alive(current.owner)
+                )
+                if current is None or not stale:
+                    continue
+                taken = s.exec(  # type: ignore[call-overload]
+                    update(Claim)
+                    .where(Claim.submission_id == sid)  # type: ignore[arg-type]
+                    .where(Claim.owner == current.owner)  # type: ignore[arg-type]
+                    .values(owner=owner, claimed_at=now, expires_at=until)
+                )
+                s.commit()
+                if taken.rowcount == 1:
+                    claimed.append(sid)
+        return claimed
+
+    def renew_claims(self, owner: str, lease_s: float) -> None:
+        with self.session() as s:
+            s.exec(  # type: ignore[call-overload]
+                update(Claim)
+                .where(Claim.owner == owner)  # type: ignore[arg-type]
+                .values(expires_at=utcnow() + timedelta(seconds=lease_s))
+            )
+            s.commit()
+
+    def release_claims(self, owner: str) -> None:
+        with self.session() as s:
+            s.exec(delete(Claim).where(Claim.owner == owner))  # type: ignore[call-overload, arg-type]
+            s.commit()
+
+    def claims(self) -> list[Claim]:
+        with self.session() as s:
+            return list(s.exec(select(Claim).order_by(Claim.submission_id)))
+
+    # locks
+    @contextmanager
+    def lock(self, name: str, wait: bool = True) -> Iterator[None]:
+        """An exclusive lock named `name`, across processes: held for the block, released when
+        the block ends or its process dies. PostgreSQL: a session advisory lock (across
+        machines); SQLite: an flock on a file beside the database. Waits for the holder.
+        Re-entrant: a block inside another block of the same lock and catalog does not wait.
+        With wait=False, a lock held elsewhere is a MidexError at once."""
+        if name in self._held:
+            yield
+            return
+        self._held.add(name)
+        try:
+            with self._acquire(name, wait):
+                yield
+        finally:
+            self._held.discard(name)
+
+    @contextmanager
+    def _acquire(self, name: str, wait: bool) -> Iterator[None]:
+        busy = MidexError(f"another process holds midex's {name} lock; try again when it ends")
+        if self.engine.url.get_backend_name() == "postgresql":
+            digest = hashlib.sha256(f"midex:{name}".encode()).digest()
+            key = int.from_bytes(digest[:8], "big", signed=True)
+            with self.engine.connect() as conn:
+                if wait:
+                    conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                elif not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                    raise busy
+                conn.commit()  # a session lock outlives the transaction: none is left open
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+            return
+        database = self.engine.url.database
+        if not database or database == ":memory:":  # one process by definition
+            yield
+            return
+        path = Path(f"{database}.{name}.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise busy from None
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
     # releases
     def next_release_number(self) -> int:
         with self.session() as s:
@@ -284,7 +430,15 @@ class Catalog:
         return max(numbers, default=0) + 1
 
     def add_release(self, release: Release) -> Release:
+        """Commit a release; its number must be the next one, checked in the same transaction
+        (publish holds the release lock, so this only fails if something bypassed it)."""
         with self.session() as s:
+            latest = s.exec(select(func.max(Release.number))).one()
+            if release.number != (latest or 0) + 1:
+                raise MidexError(
+                    f"release {release.number} cannot be committed: the last release is "
+                    f"{latest}; publish again"
+                )
             s.add(release)
             s.commit()
             s.refresh(release)

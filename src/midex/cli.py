@@ -144,7 +144,7 @@ def run(
         emit_json({"processed": [submission_dict(s) for s in results], "failures": failures})
     else:
         if not results and not failures:
-            typer.echo("nothing pending")
+            typer.echo("nothing pending (submissions another run is processing are left to it)")
         for s in results:
             detail = f"{s.rows_harmonised or 0} observations"
             if s.errors:

@@ -27,6 +27,18 @@ def _present(*columns: Column) -> Column:
     return condition
 
 
+def ordered_sum(values: Column) -> Column:
+    """An aggregate: the group's values added in ascending order, missing when there is none.
+
+    Spark's sum adds doubles in the order the rows arrive, which depends on the partitioning:
+    the same inputs published on 1 or on 8 cores differed in the last bits. Added in one order,
+    a release's numbers (and its files' sha256) are the same wherever it is computed."""
+    from pyspark.sql import functions as F
+
+    ordered = F.array_sort(F.collect_list(values.cast("double")))  # nulls are not collected
+    return F.when(F.size(ordered) > 0, F.aggregate(ordered, F.lit(0.0), lambda a, x: a + x))
+
+
 def ratio(numerator: Column, denominator: Column) -> Column:
     """numerator / denominator; missing when either is missing or the denominator is 0."""
     from pyspark.sql import functions as F

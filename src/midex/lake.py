@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,6 +19,8 @@ from urllib.parse import quote, unquote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from midex.owners import HOST, owner_alive, owner_name
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
@@ -26,6 +29,37 @@ ZONES = ("raw", "harmonised", "quarantine", "reports", "resolved", "published")
 # between tasks only at row-group boundaries: pyarrow's default (1M rows) put a 1M-row submission
 # in one group, harmonised by one core while the other waited.
 ROW_GROUP_ROWS = 1 << 17
+
+
+LEFTOVER_AGE_S = 24 * 3600  # another machine's temporary folder is a leftover after a day
+
+
+def owned_suffix() -> str:
+    """`<host>-<pid>-<random>`: names a temporary folder by the process that writes it, so that
+    a leftover of a crashed process can be told from a live process's work in progress."""
+    return owner_name("-")
+
+
+def remove_leftovers(parent: Path, prefix: str) -> list[Path]:
+    """Remove the temporary folders `<prefix><suffix>` in `parent` that no live process owns: this
+    host's whose process is gone, another host's older than LEFTOVER_AGE_S, and any in an older
+    naming. A live process's folder (a concurrent run or publish) is left alone."""
+    removed = []
+    for path in parent.glob(f"{prefix}*"):
+        owner = path.name[len(prefix) :]
+        parts = owner.split("-")
+        if len(parts) == 3 and parts[1].isdigit():
+            if parts[0] == HOST and owner_alive(owner, "-"):
+                continue
+            if parts[0] != HOST:
+                try:
+                    if time.time() - path.stat().st_mtime < LEFTOVER_AGE_S:
+                        continue
+                except FileNotFoundError:
+                    continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
 
 
 class Lake:
@@ -52,9 +86,8 @@ class Lake:
         """Run `write(tmp)` into a fresh temporary folder, then swap it in place of `target`."""
         target.parent.mkdir(parents=True, exist_ok=True)
         prefix = f".tmp-{target.name}-"
-        for leftover in target.parent.glob(f"{prefix}*"):
-            shutil.rmtree(leftover, ignore_errors=True)
-        tmp = target.parent / f"{prefix}{uuid.uuid4().hex[:8]}"
+        remove_leftovers(target.parent, prefix)
+        tmp = target.parent / f"{prefix}{owned_suffix()}"
         try:
             write(tmp)
             if not tmp.exists():
@@ -114,7 +147,8 @@ class Lake:
         way the folder is swapped whole: readers see the old tables or the new ones.
         `clustered`: every value of `column` is in one partition of `df` already (it was
         shuffled by it), so no shuffle is needed to give each area one file."""
-        staging = target.parent / f".stage-{target.name}-{uuid.uuid4().hex[:8]}"
+        remove_leftovers(target.parent, f".stage-{target.name}-")
+        staging = target.parent / f".stage-{target.name}-{owned_suffix()}"
         try:
             # Spark writes one file per task, each holding whole areas in order; pyarrow then
             # splits them into the area files. Spark's own partitionBy writer costs ~17 ms per

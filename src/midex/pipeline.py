@@ -10,7 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,9 +32,10 @@ from midex.catalog import (
 )
 from midex.errors import MidexError
 from midex.findings import Finding, summarise, write_findings
-from midex.formats import detect_format, format_names, read_submission
+from midex.formats import check_format, detect_format, read_submission
 from midex.lake import Lake
 from midex.landing import LandedFile, land, local_copy
+from midex.owners import owner_name
 from midex.schema import Schema, load_schema
 from midex.settings import Settings, get_settings
 
@@ -82,8 +86,7 @@ def submit(
     the scope the file covers (its indicators x areas x periods) that the file no longer has."""
     if mode not in {m.value for m in SubmissionMode}:
         raise MidexError(f"unknown mode {mode!r}; use merge or replace")
-    if fmt not in format_names() and not fmt.startswith("layout:"):
-        raise MidexError(f"unknown format {fmt!r}; use one of {', '.join(format_names())}")
+    check_format(fmt)
     provider = ctx.catalog.provider(provider_code)
     landed = land(ctx.settings, Path(path), provider.code)
     return register_landed(ctx, landed, provider.code, fmt, mode)
@@ -98,7 +101,7 @@ def register_landed(
 ) -> Submission:
     """Record an already landed file as a pending submission (submit, or a confirmed presigned
     upload to the object store)."""
-    chosen = detect_format(landed.path) if fmt == "auto" else fmt
+    chosen = detect_format(landed.path) if fmt == "auto" else check_format(fmt)
     return ctx.catalog.add_submission(
         Submission(
             provider_code=provider_code,
@@ -439,9 +442,49 @@ def process_batch(
     """Take submissions from wherever they are to accepted or rejected: parse each file
     (pyarrow), then harmonise and validate them together — the agencies' first, then the
     others — in batches of at most MIDEX_BATCH_ROWS raw rows, one Spark plan per stage and
-    batch. Returns (results in the order given, failure messages)."""
+    batch. Only the submissions this process can claim are processed (`claimed`): two runs,
+    workers or Airflow tasks never process one twice. Returns (the results of those, in the
+    order given; failure messages)."""
+    with claimed(ctx, subs) as mine:
+        return _process_claimed(ctx, spark, mine)
+
+
+@contextmanager
+def claimed(ctx: Context, subs: list[Submission]) -> Iterator[list[Submission]]:
+    """The submissions of `subs` this process could claim (the others are being processed by
+    another `midex run`, worker or Airflow task, and are skipped, with a log line), their claims
+    renewed in the background while the block runs and released when it ends."""
+    owner = owner_name()
+    lease = ctx.settings.claim_lease_s
+    ids = ctx.catalog.claim([s.id for s in subs if s.id is not None], owner, lease)
+    skipped = [s.id for s in subs if s.id not in ids]
+    if skipped:
+        log.info("submissions %s are being processed by another process: skipped", skipped)
+    # what is claimed now has no other live worker: a stage run still open was interrupted
+    ctx.catalog.close_interrupted_stages(ids)
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease / 3):
+            ctx.catalog.renew_claims(owner, lease)
+
+    keeper = threading.Thread(target=renew, name="midex-claims", daemon=True)
+    keeper.start()
+    try:
+        # re-read: what was pending when listed may have moved on in another process
+        yield [ctx.catalog.submission(i) for i in ids]
+    finally:
+        stop.set()
+        keeper.join()
+        ctx.catalog.release_claims(owner)
+
+
+def _process_claimed(
+    ctx: Context, spark: SparkSession, subs: list[Submission]
+) -> tuple[list[Submission], list[str]]:
     from midex.validate import import_in_background
 
+    subs = [s for s in subs if s.status in SubmissionStatus.pending()]
     if subs:
         import_in_background()  # overlaps parsing and harmonisation
     by_id: dict[int, Submission] = {}
@@ -490,6 +533,8 @@ def process(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
     results, failures = process_batch(ctx, spark, [sub])
     if failures:
         raise RuntimeError(failures[0])
+    if not results:
+        return ctx.catalog.submission(sub.id)  # type: ignore[arg-type]  # another process has it
     return results[0]
 
 
@@ -504,6 +549,13 @@ def resolution(ctx: Context, spark: SparkSession, as_of: datetime | None = None,
 
 
 def resolve(ctx: Context, spark: SparkSession) -> int:
+    """`_resolve` under the catalog's resolve lock: one resolution at a time, never while a
+    release reads resolved/."""
+    with ctx.catalog.lock("resolve"):
+        return _resolve(ctx, spark)
+
+
+def _resolve(ctx: Context, spark: SparkSession) -> int:
     """Bring resolved/{observations,observations_all,source_disagreements} up to date with every
     accepted submission (harmonised partitions are only read); mark them resolved.
 
@@ -706,24 +758,35 @@ def publish(
     as_of: datetime | None = None,
     embargo_until: datetime | None = None,
 ) -> Release:
+    """A release. One at a time (the catalog's release lock: a concurrent publish waits), and
+    never missing accepted data: accepted submissions not yet resolved (a run that crashed
+    during resolve, or one still to come) are resolved first, as the release DAG does. The
+    resolve lock is held throughout, so no run swaps resolved/ while the release reads it."""
     from midex.release import publish as publish_release
 
-    return publish_release(
-        spark,
-        ctx.lake,
-        ctx.catalog,
-        ctx.schema,
-        as_of=as_of,
-        embargo_until=embargo_until,
-        expectations=ctx.settings.expectations,
-    )
+    with ctx.catalog.lock("release"), ctx.catalog.lock("resolve"):
+        if as_of is None and needs_resolve(ctx):
+            log.info("resolving accepted submissions not yet in observations before publishing")
+            _resolve(ctx, spark)
+        return publish_release(
+            spark,
+            ctx.lake,
+            ctx.catalog,
+            ctx.schema,
+            as_of=as_of,
+            embargo_until=embargo_until,
+            expectations=ctx.settings.expectations,
+        )
 
 
 def parse_stage(ctx: Context, submission_id: int) -> Submission:
     """The parse stage alone (no Spark), for the DAG: received/failed -> parsed or rejected."""
-    sub = ctx.catalog.submission(submission_id)
-    if sub.status == SubmissionStatus.failed:
-        sub = ctx.catalog.update_submission(submission_id, status=SubmissionStatus.received)
-    if sub.status == SubmissionStatus.received:
-        sub = _run_stage(ctx, sub, "parse", lambda s: parse(ctx, s))
-    return sub
+    with claimed(ctx, [ctx.catalog.submission(submission_id)]) as mine:
+        if not mine:  # another process is processing it
+            return ctx.catalog.submission(submission_id)
+        sub = mine[0]
+        if sub.status == SubmissionStatus.failed:
+            sub = ctx.catalog.update_submission(submission_id, status=SubmissionStatus.received)
+        if sub.status == SubmissionStatus.received:
+            sub = _run_stage(ctx, sub, "parse", lambda s: parse(ctx, s))
+        return sub

@@ -13,6 +13,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import sys
@@ -35,7 +36,7 @@ from midex.errors import MidexError
 from midex.lake import Lake
 from midex.resolve import RESOLVED_TABLES, read_state, resolved_dir
 from midex.schema import Schema
-from midex.tables import build_table, group_members
+from midex.tables import build_table, group_members_table
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -50,6 +51,8 @@ EXPORT_FORMATS = ("csv", "parquet", "sdmx-csv", "json")
 SDMX_AGENCY = "MIDEX"
 # what an observation carries besides its key and value: attributes in SDMX, lineage otherwise
 OBSERVATION_ATTRIBUTES = ["UNIT_MEASURE", "OBS_STATUS", "NATURE", "COMMENT"]
+
+log = logging.getLogger("midex")
 
 
 def sha256_file(path: Path) -> str:
@@ -271,6 +274,21 @@ def publish(
     embargo_until: datetime | None = None,
     expectations: Path | None = None,
 ) -> Release:
+    """`_publish` under the catalog's release and resolve locks: one release at a time, its
+    number taken and committed inside the lock, resolved/ unchanged while it is read."""
+    with catalog.lock("release"), catalog.lock("resolve"):
+        return _publish(spark, lake, catalog, schema, as_of, embargo_until, expectations)
+
+
+def _publish(
+    spark: SparkSession,
+    lake: Lake,
+    catalog: Catalog,
+    schema: Schema,
+    as_of: datetime | None = None,
+    embargo_until: datetime | None = None,
+    expectations: Path | None = None,
+) -> Release:
     """Compute every table from the resolved observations, check them, publish a new release.
 
     With `as_of`, the observations are those that were current at that instant by acceptance
@@ -299,14 +317,14 @@ def publish(
     observations = observations.sortWithinPartitions("INDICATOR").cache()
     try:
         tables.update({n: df for n, df in resolved.items() if n != "observations"})
-        tables["group_members"] = group_members(spark, schema).orderBy("GROUP_CODE", "REF_AREA")
+        # written by pyarrow as built: the same bytes on any machine (Spark's writer was not)
+        fixed = {"group_members": group_members_table(schema)}
         number = catalog.next_release_number()
         target = lake.published_dir() / str(number)
-        if target.exists():
-            raise MidexError(
-                f"release folder {target} exists but the catalog does not know it; "
-                "move it aside and publish again"
-            )
+        if target.exists():  # a publish that crashed before its catalog commit: the
+            # release lock (pipeline.publish) says no live process is writing it
+            log.warning("removing %s: a crashed publish's output, unknown to the catalog", target)
+            shutil.rmtree(target)
         created_at = utcnow()
         definitions = _definitions(schema, schema.table_names())
 
@@ -350,7 +368,9 @@ def publish(
 
                 def build(name: str) -> tuple[str, Path, pq.FileMetaData, str]:
                     path = tmp / f"{name}.parquet"
-                    if name not in tables:  # an impact table (Arrow, computed by then)
+                    if name in fixed:
+                        pq.write_table(fixed[name], path)
+                    elif name not in tables:  # an impact table (Arrow, computed by then)
                         pq.write_table(impact[name], path)
                     elif by_area and name in RESOLVED_TABLES:  # INT96, as Spark writes them
                         lake.concat_by_area(
@@ -377,7 +397,7 @@ def publish(
 
                 # The resolved tables go in while Spark computes the impact tables (started
                 # below); a failed table check raises here, and the temporary folder goes
-                add(list(tables))
+                add([*tables, *fixed])
                 impact, warnings, submission_ids, mapping_versions = computed.result()
                 add(list(impact))
                 sources = _submissions(catalog, submission_ids)

@@ -18,6 +18,7 @@
 | MIDEX_ANONYMOUS_READ | false                           | service: published, non-embargoed data without a token |
 | MIDEX_AIRFLOW_URL   | (none: embedded worker)          | service: trigger midex_intake through Airflow's REST API |
 | MIDEX_AIRFLOW_USERNAME, MIDEX_AIRFLOW_PASSWORD | (none) | Airflow login for its /auth/token     |
+| MIDEX_CLAIM_LEASE_S | 600                              | a processing claim's lease; renewed every third of it while its process works |
 
 MIDEX_LANDING may be an `s3://bucket/prefix`: files then land in the object store through boto3
 (credentials from the usual AWS variables or instance profile) and `landing` is a local folder
@@ -53,6 +54,9 @@ class Settings(BaseSettings):
     # pending submissions are harmonised and validated together, in batches of at most this
     # many raw rows (one Spark plan per stage and batch; a bigger file goes alone)
     batch_rows: int = 5_000_000
+    # a process claims the submissions it processes; another may take them over only when the
+    # claim's lease runs out (renewed while the process works) or its process is gone
+    claim_lease_s: float = 600.0
     schemas: Path = _REPO_ROOT / "schemas"
     expectations: Path = _REPO_ROOT / "expectations"
     jobs: Path = _REPO_ROOT / "jobs"

@@ -19,6 +19,7 @@ from midex.errors import MidexError
 from midex.schema import Schema
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql import Column, DataFrame, SparkSession
 
 TOTALS = "COUNTERPART_AREA = '_Z' AND SEX = '_T' AND AGE = '_T'"
@@ -138,7 +139,7 @@ def emigrant_mirror(observations: DataFrame) -> DataFrame:
             & F.col("OBS_VALUE").isNotNull()
         )
         .groupBy(F.col("COUNTERPART_AREA").alias("REF_AREA"), "TIME_PERIOD")
-        .agg(F.sum("OBS_VALUE").alias("EMIG_STOCK_MIRROR"))
+        .agg(fx.ordered_sum(F.col("OBS_VALUE")).alias("EMIG_STOCK_MIRROR"))
     )
 
 
@@ -288,14 +289,20 @@ GROUP_MEMBERS_SCHEMA = (
 )
 
 
-def group_members(spark: SparkSession, schema: Schema) -> DataFrame:
-    """GROUP_TYPE, GROUP_CODE, GROUP_NAME, REF_AREA, SOURCE: one row per member of a group."""
+def group_members_table(schema: Schema) -> pa.Table:
+    """GROUP_TYPE, GROUP_CODE, GROUP_NAME, REF_AREA, SOURCE: one row per member of a group,
+    sorted by GROUP_CODE and REF_AREA (the release writes it as it is, byte for byte)."""
     import pyarrow as pa
 
     rows = [(g.type, g.code, g.name, m, g.source) for g in load_groups(schema) for m in g.members]
     names = [part.split()[0] for part in GROUP_MEMBERS_SCHEMA.split(", ")]
     table = pa.table({n: pa.array([r[i] for r in rows], pa.string()) for i, n in enumerate(names)})
-    return spark.createDataFrame(table)  # from Arrow: no per-row Python serialisation
+    return table.sort_by([("GROUP_CODE", "ascending"), ("REF_AREA", "ascending")])
+
+
+def group_members(spark: SparkSession, schema: Schema) -> DataFrame:
+    """group_members_table as a Spark frame (from Arrow: no per-row Python serialisation)."""
+    return spark.createDataFrame(group_members_table(schema))
 
 
 def aggregate_groups(
@@ -320,12 +327,14 @@ def aggregate_groups(
         weight = F.col(m["weight"])
         reporting = num.isNotNull() if den is None else (num.isNotNull() & den.isNotNull())
         parts += [
-            F.sum(F.when(reporting, num)).alias(f"_NUM{i}"),
-            F.sum(F.when(reporting, den if den is not None else F.lit(None))).alias(f"_DEN{i}"),
+            fx.ordered_sum(F.when(reporting, num)).alias(f"_NUM{i}"),
+            fx.ordered_sum(F.when(reporting, den if den is not None else F.lit(None))).alias(
+                f"_DEN{i}"
+            ),
             F.sum(reporting.cast("long")).alias(f"_REP{i}"),
             F.sum(weight.isNotNull().cast("long")).alias(f"_WKNOWN{i}"),
-            F.sum(F.when(reporting, weight)).alias(f"_WREP{i}"),
-            F.sum(weight).alias(f"_WALL{i}"),
+            fx.ordered_sum(F.when(reporting, weight)).alias(f"_WREP{i}"),
+            fx.ordered_sum(weight).alias(f"_WALL{i}"),
         ]
     keys = ["GROUP_TYPE", "GROUP_CODE", "GROUP_NAME", "TIME_PERIOD"]
     wide = grid.groupBy(*keys).agg(*parts)

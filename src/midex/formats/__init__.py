@@ -71,6 +71,28 @@ def format_names() -> list[str]:
     return ["auto", *sorted(formats()), *(f"layout:{n}" for n in layout_names())]
 
 
+def check_format(fmt: str) -> str:
+    """`fmt` if it is one of the closed list of format names (`auto`, a reader, or `layout:` and
+    the name of a file in schemas/layouts/); a MidexError otherwise. Nothing is opened for a
+    name outside the list, and the message echoes no path: a format is a name, not a path."""
+    if fmt in format_names():
+        return fmt
+    if any(c in fmt for c in "/\\%") or ".." in fmt:
+        raise MidexError(
+            "a format is a name, not a path: use one of "
+            f"{', '.join(format_names())}"
+        )
+    shown = fmt[:40].encode("ascii", "replace").decode()
+    if fmt.startswith("layout:"):
+        from midex.formats.layout import layout_names
+
+        raise MidexError(
+            f"unknown layout {shown!r}; known layouts: {', '.join(layout_names()) or 'none'} "
+            "(a layout is named, not given as a path)"
+        )
+    raise MidexError(f"unknown format {shown!r}; use one of {', '.join(format_names())}")
+
+
 def detect_format(path: Path) -> str:
     """The first format whose detector recognises the file; the template otherwise."""
     specs = sorted(formats().values(), key=lambda s: (s.order, s.name))
@@ -95,6 +117,7 @@ def read_submission(path: Path, fmt: str, display_name: str | None = None) -> Pa
     name = display_name or path.name
     if fmt == "auto":
         fmt = detect_format(path)
+    check_format(fmt)
     if fmt.startswith("layout:"):
         from midex.formats.layout import read_layout
 

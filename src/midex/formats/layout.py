@@ -110,13 +110,13 @@ def _load(path: Path, mtime: float) -> dict[str, Any]:
 
 
 def load_layout(layout: str) -> dict[str, Any]:
-    path = layouts_dir() / f"{layout}.yaml"
-    if not path.is_file():
-        known = ", ".join(layout_names()) or "none"
+    names = layout_names()
+    if layout not in names:  # a closed list: a name, never a path
         raise MidexError(
-            f"unknown layout {layout!r}; known layouts: {known} "
-            "(a layout is a YAML file in schemas/layouts/)"
+            f"unknown layout {layout[:40]!r}; known layouts: {', '.join(names) or 'none'} "
+            "(a layout is a YAML file in schemas/layouts/, given by its name)"
         )
+    path = layouts_dir() / f"{layout}.yaml"
     doc = _load(path, path.stat().st_mtime)
     for table in [doc, *(doc.get("tables") or [])]:
         unknown = sorted(set(table) - _KNOWN_KEYS)
