@@ -78,10 +78,7 @@ def check_format(fmt: str) -> str:
     if fmt in format_names():
         return fmt
     if any(c in fmt for c in "/\\%") or ".." in fmt:
-        raise MidexError(
-            "a format is a name, not a path: use one of "
-            f"{', '.join(format_names())}"
-        )
+        raise MidexError(f"a format is a name, not a path: use one of {', '.join(format_names())}")
     shown = fmt[:40].encode("ascii", "replace").decode()
     if fmt.startswith("layout:"):
         from midex.formats.layout import layout_names
