@@ -46,3 +46,38 @@ def test_submit_refuses_a_path_as_format(midex_home: Path, tmp_path: Path, cli) 
     assert out.code != 0
     assert "a format is a name, not a path" in out.err and str(REPO) not in out.err
     assert not any((midex_home / "landing").rglob("x.csv"))  # refused before it was landed
+
+
+HEADER = b"REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE,COMMENT\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # a NUL byte past the first 64 KB (which told text from binary)
+        (HEADER + b"MEX,GDP,2020,1,a\n" * 5000 + b"MEX,GDP,2021,2,b\x00c\n",
+         "line 5002: a NUL byte"),
+        # the file starts in Windows-1252 (C\xf4te) and goes on in UTF-8 (S\xc3\xa9n\xc3\xa9gal)
+        (HEADER + b"CIV,GDP,2020,1,C\xf4te\nMEX,GDP,2021,2,x\nSEN,GDP,2022,3,S\xc3\xa9n\xc3\xa9gal\n",
+         "line 4: 'é' is written in UTF-8, but the file starts in another encoding"),
+        # 100 KB of UTF-8 (beyond the detection window), then a Windows-1252 byte
+        (HEADER + "MEX,GDP,2020,1,São Tomé\n".encode() * 4000 + b"MEX,GDP,2021,2,C\xf4te\n",
+         "line 4002: byte 0xf4 is not UTF-8, but the file starts as UTF-8"),
+    ],
+)  # fmt: skip
+def test_nul_bytes_and_mixed_encodings_are_refused_with_the_line(
+    body: bytes, message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "x.csv"
+    path.write_bytes(body)
+    for fmt in ("template", "auto"):
+        with pytest.raises(MidexError, match=message):
+            read_submission(path, fmt)
+
+
+def test_a_clean_file_in_either_encoding_is_read(tmp_path: Path) -> None:
+    for encoding in ("utf-8", "cp1252"):
+        path = tmp_path / f"{encoding}.csv"
+        path.write_bytes(HEADER + "CIV,GDP,2020,1,Côte d'Ivoire\n".encode(encoding))
+        parsed = read_submission(path, "template")
+        assert parsed.table.column("COMMENT").to_pylist() == ["Côte d'Ivoire"]

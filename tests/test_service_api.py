@@ -483,3 +483,38 @@ def test_midex_serve_starts_the_service(midex_home: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected"),
+    [
+        ("GET", "/api/submissions/99999999999999999999", 422),  # beyond 64 bits
+        ("GET", "/api/submissions/0", 422),
+        ("GET", "/api/submissions/-5", 422),
+        ("GET", "/api/submissions/9223372036854775807", 404),  # a valid id that is not there
+        ("GET", "/api/submissions/99999999999999999999/report", 422),
+        ("POST", "/api/submissions/99999999999999999999/retry", 422),
+        ("GET", "/api/releases/99999999999999999999", 422),
+        ("GET", "/api/releases/9223372036854775807", 404),
+        ("GET", "/api/releases/99999999999999999999/bundle", 422),
+        ("GET", "/api/tables?release=99999999999999999999", 422),
+        ("GET", "/api/tables/observations?release=-1", 422),
+    ],
+)
+def test_an_out_of_range_id_is_a_4xx_never_a_500(
+    deployment: dict, method: str, path: str, expected: int
+) -> None:
+    client = deployment["clients"]["admin"]
+    r = client.post(path, json={}) if method == "POST" else client.get(path)
+    assert r.status_code == expected, r.text
+
+
+def test_a_format_that_is_a_path_is_refused_without_showing_one(deployment: dict) -> None:
+    client = deployment["clients"]["mx"]
+    for fmt in ("layout:../areas/overrides", "layout:/etc/passwd", "layout:nope"):
+        r = client.post("/api/submissions", files={"file": ("x.csv", MX_FILE)},
+                        data={"format": fmt})  # fmt: skip
+        assert r.status_code == 400, (fmt, r.status_code, r.text)
+        text = r.text
+        assert str(deployment["settings"].home) not in text and "/schemas" not in text
+        assert "reporting_areas" not in text  # nothing read from a file that is not a layout

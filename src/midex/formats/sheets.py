@@ -4,8 +4,10 @@ spreadsheet user sees (1-based records). Every failure is a MidexError saying wh
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,9 +76,66 @@ def detect_encoding(data: bytes) -> str:
         return "cp1252"
 
 
+_CHUNK = 8 * 1024 * 1024
+# a UTF-8 encoded character outside ASCII: in a file read as Windows-1252 it is mojibake ("Ã©")
+_UTF8_CHAR = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
+def check_text_bytes(path: Path, name: str, encoding: str) -> None:
+    """Refuse what decoding would pass silently: a NUL byte anywhere (a binary or damaged file),
+    and parts of one file in different encodings (UTF-8 in a file that starts as Windows-1252,
+    or bytes that are not UTF-8 in one that starts as UTF-8). Reads the file in chunks; the
+    message names the line."""
+    utf8 = encoding.replace("_", "-").lower().startswith("utf-8")
+    decoder = codecs.getincrementaldecoder("utf-8")() if utf8 else None
+    line, tail = 1, b""
+    with path.open("rb") as fh:
+        while True:
+            chunk = fh.read(_CHUNK)
+            final = not chunk
+            nul = chunk.find(b"\x00")
+            if nul >= 0:
+                at = line + chunk.count(b"\n", 0, nul)
+                raise MidexError(
+                    f"{name}: line {at}: a NUL byte (\\0): the file is binary or damaged, not "
+                    "text; export it again as CSV (UTF-8) and resubmit"
+                )
+            if decoder is not None:
+                try:
+                    decoder.decode(chunk, final)
+                except UnicodeDecodeError as exc:
+                    at = line + chunk.count(b"\n", 0, max(exc.start, 0))
+                    raise MidexError(
+                        f"{name}: line {at}: byte 0x{chunk[exc.start]:02x} is not UTF-8, but "
+                        "the file starts as UTF-8: it mixes encodings (parts pasted from "
+                        "another file?); save the whole file as CSV UTF-8 and resubmit"
+                    ) from None
+            else:
+                window = tail + chunk
+                found = _UTF8_CHAR.search(window)
+                if found is not None:
+                    at = line - tail.count(b"\n") + window.count(b"\n", 0, found.start())
+                    raise MidexError(
+                        f"{name}: line {at}: {found.group().decode('utf-8')!r} is written in "
+                        f"UTF-8, but the file starts in another encoding ({encoding}): it mixes "
+                        "encodings and would be read as garbled text; save the whole file as "
+                        "CSV UTF-8 and resubmit"
+                    )
+                tail = chunk[-3:]
+            if final:
+                return
+            line += chunk.count(b"\n")
+
+
 def read_text(path: Path, name: str, encoding: str | None = None) -> str:
     data = path.read_bytes()
     enc = encoding or detect_encoding(data[:_HEAD] if len(data) > _HEAD else data)
+    if encoding is None:  # a declared encoding (a layout's) is the provider's own statement
+        check_text_bytes(path, name, enc)
+    elif b"\x00" in data:
+        check_text_bytes(path, name, enc)  # says which line
     try:
         return data.decode(enc)
     except (UnicodeDecodeError, LookupError) as exc:

@@ -74,6 +74,7 @@ def read(path: Path, name: str) -> pa.Table:
     with path.open("rb") as fh:
         head = fh.read(_SNIFF_BYTES)
     encoding = _detect_encoding(head, name)
+    sheets.check_text_bytes(path, name, encoding)
     if encoding == "cp1252":
         try:
             head.decode("cp1252")

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -147,6 +148,11 @@ def principal(request: Request) -> Principal:
 
 
 Who = Annotated[Principal, Depends(principal)]
+# catalog ids and release numbers: positive 64-bit integers; any other number is a 422, never a
+# database overflow (a 500)
+MAX_ID = 2**63 - 1
+CatalogId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+ReleaseNumber = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 def filters(
@@ -449,12 +455,12 @@ def create_app(
         return [_submission_out(s) for s in reversed(subs)]
 
     @app.get("/api/submissions/{submission_id}", tags=["providers"])
-    def get_submission(submission_id: int, who: Who) -> SubmissionOut:
+    def get_submission(submission_id: CatalogId, who: Who) -> SubmissionOut:
         return _submission_out(own_submission(who, submission_id))
 
     @app.get("/api/submissions/{submission_id}/report", tags=["providers"])
     def report(
-        submission_id: int,
+        submission_id: CatalogId,
         who: Who,
         format: Annotated[str, Query(pattern="^(json|csv|html)$")] = "json",
     ) -> Response:
@@ -478,7 +484,7 @@ def create_app(
         )
 
     @app.post("/api/submissions/{submission_id}/retry", tags=["providers"], status_code=202)
-    def retry(submission_id: int, who: Who) -> SubmissionOut:
+    def retry(submission_id: CatalogId, who: Who) -> SubmissionOut:
         """Process a failed submission again (a crash, not bad data)."""
         sub = own_submission(who, submission_id)
         if sub.status != SubmissionStatus.failed:
@@ -525,7 +531,7 @@ def create_app(
         return [release_dict(r) for r in reversed(visible(who))]
 
     @app.get("/api/releases/{number}", tags=["consumers"])
-    def release_manifest(number: int, who: Who) -> dict[str, Any]:
+    def release_manifest(number: CatalogId, who: Who) -> dict[str, Any]:
         reader(who)
         from midex.release import read_manifest
 
@@ -533,7 +539,7 @@ def create_app(
         return {**release_dict(rel), "manifest": read_manifest(rel)}
 
     @app.get("/api/tables", tags=["consumers"])
-    def tables(who: Who, release: int | None = None) -> dict[str, Any]:
+    def tables(who: Who, release: ReleaseNumber = None) -> dict[str, Any]:
         """The tables of a release (default: the latest you may see) with their metadata."""
         reader(who)
         from midex.release import read_manifest
@@ -574,7 +580,7 @@ def create_app(
             ) from None
 
     @app.get("/api/tables/{table}", tags=["consumers"])
-    def query(table: str, who: Who, f: Filters, release: int | None = None) -> dict[str, Any]:
+    def query(table: str, who: Who, f: Filters, release: ReleaseNumber = None) -> dict[str, Any]:
         """Rows of a table, filtered (area, indicator, period range, group) and paged."""
         reader(who)
         rel = release_for(who, release)
@@ -584,7 +590,7 @@ def create_app(
 
     @app.get("/api/tables/{table}/download", tags=["consumers"])
     def download(
-        table: str, who: Who, f: Filters, release: int | None = None, format: str = "csv"
+        table: str, who: Who, f: Filters, release: ReleaseNumber = None, format: str = "csv"
     ) -> Response:
         """The table in any export format of `midex export` (csv, parquet, sdmx-csv, json);
         csv and parquet may be filtered with the query's filters."""
@@ -614,7 +620,7 @@ def create_app(
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})  # fmt: skip
 
     @app.get("/api/releases/{number}/bundle", tags=["consumers"])
-    def bundle(number: int, who: Who) -> FileResponse:
+    def bundle(number: CatalogId, who: Who) -> FileResponse:
         """The release bundle: every table as CSV, the manifest and the release report (zip)."""
         reader(who)
         from midex.release import read_manifest
@@ -627,7 +633,7 @@ def create_app(
         return FileResponse(path, media_type="application/zip", filename=path.name)
 
     @app.get("/api/releases/{number}/report", tags=["consumers"])
-    def release_report(number: int, who: Who) -> FileResponse:
+    def release_report(number: CatalogId, who: Who) -> FileResponse:
         """The release's HTML report (tables, checks, sources)."""
         reader(who)
         from midex.release import read_manifest
@@ -640,7 +646,7 @@ def create_app(
         return FileResponse(path, media_type="text/html")
 
     @app.get("/api/explain/{table}", tags=["consumers"])
-    def explain(request: Request, table: str, who: Who, release: int | None = None) -> Any:
+    def explain(request: Request, table: str, who: Who, release: ReleaseNumber = None) -> Any:
         """Where published values come from (`midex explain`): name rows with COLUMN=VALUE
         query parameters (e.g. ?REF_AREA=MEX&TIME_PERIOD=2020); each row comes with the
         observations behind it: provider, submission, file, source row, value as submitted."""
