@@ -81,3 +81,38 @@ def test_a_clean_file_in_either_encoding_is_read(tmp_path: Path) -> None:
         path.write_bytes(HEADER + "CIV,GDP,2020,1,Côte d'Ivoire\n".encode(encoding))
         parsed = read_submission(path, "template")
         assert parsed.table.column("COMMENT").to_pylist() == ["Côte d'Ivoire"]
+
+
+def test_the_same_file_twice_is_one_submission_unless_asked(
+    midex_home: Path, tmp_path: Path, cli
+) -> None:  # type: ignore[no-untyped-def]
+    assert cli("init").code == 0
+    assert cli("provider", "add", "WB", "--name", "World Bank", "--kind", "agency").code == 0
+    a = write(tmp_path / "a.csv", "REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE\nMEX,GDP,2020,1\n")
+    b = write(tmp_path / "b.csv", "REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE\nMEX,GDP,2020,2\n")
+    first = cli("submit", str(a), "--provider", "WB", "--json").json()
+    again = cli("submit", str(a), "--provider", "WB", "--json").json()
+    assert (again["id"], again["repeated"]) == (first["id"], True)
+    text = cli("submit", str(a), "--provider", "WB").out
+    assert (
+        f"not queued again: a.csv is the same bytes as WB's latest submission {first['id']}" in text
+    )
+    forced = cli("submit", str(a), "--provider", "WB", "--new", "--json").json()
+    assert forced["id"] != first["id"] and not forced["repeated"]
+    # the same bytes after another file are a deliberate revision: a new submission
+    cli("submit", str(b), "--provider", "WB")
+    back = cli("submit", str(a), "--provider", "WB", "--json").json()
+    assert back["id"] > forced["id"] and not back["repeated"]
+
+
+def test_detection_can_wait_for_the_parse_stage(ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The service registers an upload as `auto` and parsing finds and records the format."""
+    from midex.catalog import ProviderKind
+    from midex.pipeline import parse_stage, receive
+
+    ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
+    path = REPO / "src" / "midex" / "demo" / "wb_kmd_remittances_gdp_2018_2022.csv"
+    sub = receive(ctx, path, "WB", detect=False).submission
+    assert sub.format == "auto"
+    parsed = parse_stage(ctx, sub.id)
+    assert (str(parsed.status), parsed.format) == ("parsed", "template")

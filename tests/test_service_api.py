@@ -77,7 +77,7 @@ def _status(deployment: dict, who: str, method: str, path: str) -> httpx.Respons
     path = path.format(mx=deployment["subs"]["mx"], ph=deployment["subs"]["ph"])
     client = deployment["clients"][who]
     if method == "UPLOAD":
-        return client.post(path, files={"file": ("again.csv", MX_FILE)})
+        return client.post(path, files={"file": ("again.csv", MX_FILE)}, data={"new": "true"})
     if method == "POST":
         body = {"role": "consumer", "name": "x"} if path == "/api/tokens" else {}
         return client.post(path, json=body)
@@ -182,7 +182,9 @@ def test_admin_uploads_for_a_named_provider_and_provider_cannot_impersonate(
 ) -> None:
     admin, mx = deployment["clients"]["admin"], deployment["clients"]["mx"]
     r = admin.post(
-        "/api/submissions", files={"file": ("a.csv", MX_FILE)}, data={"provider": "PH_PSA"}
+        "/api/submissions",
+        files={"file": ("a.csv", MX_FILE)},
+        data={"provider": "PH_PSA", "new": "true"},
     )
     assert r.status_code == 202 and r.json()["provider"] == "PH_PSA"
     r = mx.post("/api/submissions", files={"file": ("a.csv", MX_FILE)}, data={"provider": "PH_PSA"})
@@ -518,3 +520,21 @@ def test_a_format_that_is_a_path_is_refused_without_showing_one(deployment: dict
         text = r.text
         assert str(deployment["settings"].home) not in text and "/schemas" not in text
         assert "reporting_areas" not in text  # nothing read from a file that is not a layout
+
+
+def test_an_upload_retried_with_the_same_bytes_is_not_queued_twice(deployment: dict) -> None:
+    """A provider on a poor connection retries an upload: the same bytes as its latest
+    submission give that submission back (200, repeated), unless it asks for a new one; the
+    format is left for processing to find (nothing is parsed inside the request)."""
+    client = deployment["clients"]["ph"]
+    body = MX_FILE.replace(b"Mexico", b"Philippines") + b"\n"
+    first = client.post("/api/submissions", files={"file": ("ph-2.csv", body)})
+    assert first.status_code == 202 and first.json()["format"] == "auto", first.text
+    again = client.post("/api/submissions", files={"file": ("ph-2 (retry).csv", body)})
+    assert again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"] and again.json()["repeated"] is True
+    assert "send new=true" in again.json()["processing"]
+    forced = client.post("/api/submissions", files={"file": ("ph-2.csv", body)},
+                         data={"new": "true"})  # fmt: skip
+    assert forced.status_code == 202 and forced.json()["id"] != first.json()["id"]
+    assert forced.json()["repeated"] is False

@@ -254,6 +254,15 @@ class Catalog:
                 query = query.where(Submission.status.in_(statuses))  # type: ignore[attr-defined]
             return list(s.exec(query))
 
+    def latest_submission(self, provider_code: str) -> Submission | None:
+        """The provider's most recent submission, or None."""
+        with self.session() as s:
+            return s.exec(
+                select(Submission)
+                .where(Submission.provider_code == provider_code)
+                .order_by(Submission.id.desc())  # type: ignore[union-attr]
+            ).first()
+
     def update_submission(self, submission_id: int, **changes: Any) -> Submission:
         """Commit a stage: change fields of one submission in one transaction."""
         with self.session() as s:

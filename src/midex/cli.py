@@ -103,17 +103,32 @@ def submit(
             "file's indicators x areas x periods that it no longer contains).",
         ),
     ] = SubmissionMode.merge,
+    new: Annotated[
+        bool,
+        typer.Option(
+            "--new",
+            help="A new submission even when the file is the same bytes as the provider's "
+            "latest one (which is otherwise given back, not queued twice).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Land a file and queue it for processing (`midex run` processes it)."""
     from midex.pipeline import init as do_init
-    from midex.pipeline import submit as do_submit
+    from midex.pipeline import receive
 
     ctx = open_context()
     do_init(ctx)
-    sub = do_submit(ctx, file, provider, fmt, mode)
+    received = receive(ctx, file, provider, fmt, mode, new=new)
+    sub = received.submission
     if as_json:
-        emit_json(submission_dict(sub))
+        emit_json({**submission_dict(sub), "repeated": received.repeated})
+    elif received.repeated:
+        typer.echo(
+            f"not queued again: {sub.file_name} is the same bytes as {provider}'s latest "
+            f"submission {sub.id} ({sub.status}); `midex status {sub.id}` shows it, "
+            "--new submits the file once more"
+        )
     else:
         chosen = f"format {sub.format}"
         if fmt == "auto":

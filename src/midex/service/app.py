@@ -32,7 +32,11 @@ from midex.service.upload import UploadRefused, receive_upload
 from midex.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyspark.sql import SparkSession
+
+    from midex.pipeline import Received
 
 
 log = logging.getLogger("midex.service")
@@ -96,6 +100,8 @@ class SubmissionOut(BaseModel):
     warnings: int | None = None
     error: str | None = None
     processing: str | None = None
+    # the upload was the same bytes as the provider's latest submission: that one is returned
+    repeated: bool = False
 
 
 class UploadRequest(BaseModel):
@@ -107,6 +113,7 @@ class ConfirmRequest(BaseModel):
     format: str = "auto"
     mode: SubmissionMode = SubmissionMode.merge
     provider: str | None = None
+    new: bool = False  # the same bytes as your latest submission: a new submission anyway
 
 
 class TokenRequest(BaseModel):
@@ -171,7 +178,23 @@ def filters(
 Filters = Annotated[dict[str, Any], Depends(filters)]
 
 
-def _submission_out(sub: Submission, processing: str | None = None) -> SubmissionOut:
+def _received_out(received: Received, notify: Callable[[int], str | None]) -> SubmissionOut:
+    """A new submission queued for processing, or the provider's latest one given back."""
+    sub = received.submission
+    assert sub.id is not None
+    if received.repeated:
+        return _submission_out(
+            sub,
+            f"not queued again: the same bytes as your latest submission {sub.id}, whose "
+            "status is above; to submit them once more, send new=true",
+            repeated=True,
+        )
+    return _submission_out(sub, notify(sub.id))
+
+
+def _submission_out(
+    sub: Submission, processing: str | None = None, repeated: bool = False
+) -> SubmissionOut:
     assert sub.id is not None
     return SubmissionOut(
         id=sub.id,
@@ -191,6 +214,7 @@ def _submission_out(sub: Submission, processing: str | None = None) -> Submissio
         warnings=sub.warnings,
         error=sub.error,
         processing=processing,
+        repeated=repeated,
     )
 
 
@@ -371,30 +395,35 @@ def create_app(
             }
         },
     )
-    async def upload(request: Request, who: Who) -> SubmissionOut:
+    async def upload(request: Request, response: Response, who: Who) -> SubmissionOut:
         """Upload a file (multipart, streamed; size limit MIDEX_UPLOAD_MAX_BYTES). It lands
-        unchanged and is queued; poll GET /api/submissions/{id} for its status."""
+        unchanged and is queued (202); poll GET /api/submissions/{id} for its status. The same
+        bytes as your latest submission give that one back (200, repeated: true) unless the
+        form says new=true. The format is found when the file is processed, not here."""
         require(who, "provider", "admin")
         received = await receive_upload(request, staging, settings.upload_max_bytes)
         try:
             code = submitter(who, received.fields.get("provider") or None)
             from starlette.concurrency import run_in_threadpool
 
-            from midex.pipeline import submit
+            from midex.pipeline import receive
 
             assert received.path is not None
-            sub = await run_in_threadpool(
-                submit,
+            result = await run_in_threadpool(
+                receive,
                 ctx,
                 received.path,
                 code,
                 received.fields.get("format") or "auto",
                 received.fields.get("mode") or "merge",
+                new=received.fields.get("new", "").strip().lower() in ("true", "1", "yes"),
+                detect=False,
             )
         finally:
             received.cleanup()
-        assert sub.id is not None
-        return _submission_out(sub, chosen.notify(sub.id))
+        if result.repeated:
+            response.status_code = 200
+        return _received_out(result, chosen.notify)
 
     @app.post("/api/uploads", tags=["providers"], status_code=201)
     def presign(body: UploadRequest, who: Who) -> dict[str, Any]:
@@ -421,12 +450,14 @@ def create_app(
         }
 
     @app.post("/api/uploads/{upload_id}/confirm", tags=["providers"], status_code=202)
-    def confirm(upload_id: str, body: ConfirmRequest, who: Who) -> SubmissionOut:
+    def confirm(
+        upload_id: str, body: ConfirmRequest, response: Response, who: Who
+    ) -> SubmissionOut:
         code = submitter(who, body.provider)
         if not settings.landing_s3:
             raise HTTPException(409, "presigned uploads need MIDEX_LANDING=s3://…")
         from midex import landing_s3
-        from midex.pipeline import register_landed
+        from midex.pipeline import register
 
         loc = landing_s3.incoming_location(settings, code, upload_id)
         if landing_s3.object_size(settings, loc) > settings.upload_max_bytes:
@@ -437,11 +468,12 @@ def create_app(
         ctx.catalog.provider(code)
         landed = landing_s3.land_incoming(settings, loc, code)
         try:
-            sub = register_landed(ctx, landed, code, body.format, body.mode)
+            result = register(ctx, landed, code, body.format, body.mode, new=body.new, detect=False)
         finally:
             shutil.rmtree(landed.path.parent, ignore_errors=True)
-        assert sub.id is not None
-        return _submission_out(sub, chosen.notify(sub.id))
+        if result.repeated:
+            response.status_code = 200
+        return _received_out(result, chosen.notify)
 
     @app.get("/api/submissions", tags=["providers"])
     def list_submissions(who: Who, provider: str | None = None) -> list[SubmissionOut]:
