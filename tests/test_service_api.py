@@ -313,6 +313,13 @@ def _multipart(filename: str, data: bytes, close: bool = True) -> bytes:
     return head + data + (f"\r\n--{BOUNDARY}--\r\n".encode() if close else b"")
 
 
+def _fields(**values: str) -> bytes:
+    return b"".join(
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+        for k, v in values.items()
+    )
+
+
 BAD_UPLOADS = {
     "oversized": (_multipart("big.csv", b"x" * (LIMIT + 1)), 413, "limit"),
     "oversized-by-length-header": (_multipart("big.csv", b"x" * (LIMIT + 70_000)), 413, "limit"),
@@ -328,6 +335,25 @@ BAD_UPLOADS = {
     "traversal-windows": (_multipart("..\\..\\boot.csv", MX_FILE), 400, "plain name"),
     "absolute": (_multipart("/etc/cron.d/x.csv", MX_FILE), 400, "plain name"),
     "empty-file": (_multipart("empty.csv", b""), 400, "empty"),
+    # the body is bounded as a whole: many fields, long fields together, endless part headers
+    "many-fields": (
+        _fields(**{f"f{i}": "1" for i in range(40)}) + _multipart("a.csv", MX_FILE),
+        400,
+        "more than 16 parts",
+    ),
+    "long-fields-together": (
+        _fields(**{f"f{i}": "v" * 1000 for i in range(12)}) + _multipart("a.csv", MX_FILE),
+        413,
+        "form fields are longer",
+    ),
+    "endless-header": (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="a.csv"\r\nX-Pad: {"p" * 20_000}\r\n\r\n'.encode()
+        + MX_FILE
+        + f"\r\n--{BOUNDARY}--\r\n".encode(),
+        400,
+        "malformed",
+    ),
 }
 
 

@@ -14,7 +14,13 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 
 from midex.landing import safe_file_name
 
-MAX_FIELD_BYTES = 1024
+# The multipart body is bounded as a whole, not only its file part: the form fields (format,
+# mode, provider, new) are few and short; their number, their bytes and every part's headers are
+# capped, so a body of a million tiny fields or one endless header costs nothing to refuse.
+MAX_FIELD_BYTES = 1024  # one form field's value
+MAX_PARTS = 16  # the file and the form fields together
+MAX_FORM_BYTES = 8 * 1024  # every form field's value together
+# (a part's headers are bounded by python-multipart itself: a longer one is a malformed body)
 
 
 class UploadRefused(Exception):
@@ -61,11 +67,21 @@ async def receive_upload(request: Any, staging: Path, max_bytes: int) -> Receive
         raise UploadRefused(413, f"the file is larger than the limit of {max_bytes} bytes")
     staging.mkdir(parents=True, exist_ok=True)
     received = ReceivedUpload(Path(tempfile.mkdtemp(prefix="upload-", dir=staging)))
-    state: dict[str, Any] = {"headers": {}, "field": b"", "value": b"", "part": None, "out": None}
+    state: dict[str, Any] = {
+        "headers": {}, "field": b"", "value": b"", "part": None, "out": None,
+        "parts": 0, "form_bytes": 0,
+    }  # fmt: skip
 
     def on_part_begin() -> None:
         state["headers"] = {}
         state["part"] = None
+        state["parts"] += 1
+        if state["parts"] > MAX_PARTS:
+            raise UploadRefused(
+                400,
+                f"the upload has more than {MAX_PARTS} parts; send the file and its form "
+                "fields (format, mode, provider, new) only",
+            )
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
         state["field"] += data[start:end]
@@ -103,9 +119,14 @@ async def receive_upload(request: Any, staging: Path, max_bytes: int) -> Receive
                 raise UploadRefused(413, f"the file is larger than the limit of {max_bytes} bytes")
             state["out"].write(data[start:end])
         elif kind == "field":
+            state["form_bytes"] += end - start
+            if state["form_bytes"] > MAX_FORM_BYTES:
+                raise UploadRefused(
+                    413, f"the form fields are longer than {MAX_FORM_BYTES} bytes together"
+                )
             value = received.fields[name] + data[start:end].decode("utf-8", "replace")
             if len(value) > MAX_FIELD_BYTES:
-                raise UploadRefused(400, f"form field {name!r} is too long")
+                raise UploadRefused(400, f"form field {name[:40]!r} is too long")
             received.fields[name] = value
 
     def on_part_end() -> None:
