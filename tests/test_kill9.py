@@ -1,0 +1,151 @@
+"""kill -9 at each stage (issue 20): a `midex run` killed while it parses, harmonises, validates
+or resolves, and a `midex publish` killed while it writes, then run again: the release's tables
+hold exactly what an uninterrupted run publishes, and nothing of the dead processes is left
+(no claim, no open stage run, no temporary folder)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.fault, pytest.mark.slow]
+
+MIDEX = str(Path(sys.executable).parent / "midex")
+DEMO = REPO / "src" / "midex" / "demo"
+
+
+def _big_template(path: Path) -> Path:
+    """144,000 rows (monthly GDP, POP and REMIT_IN of 20 areas, 1900-2099): every stage takes
+    long enough to be caught in the middle."""
+    areas = ["MEX", "GTM", "HND", "SLV", "NIC", "CRI", "PAN", "COL", "PER", "ECU",
+             "BOL", "CHL", "ARG", "URY", "PRY", "BRA", "VEN", "CUB", "DOM", "HTI",
+             ]  # fmt: skip
+    with path.open("w", encoding="utf-8") as out:
+        out.write("REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE,UNIT_MULT\n")
+        for i, area in enumerate(areas):
+            for indicator, base, mult in (("GDP", 100 + i, "9"), ("POP", 5 + i, "6"),
+                                          ("REMIT_IN", 1 + i, "9")):  # fmt: skip
+                for month in range(2400):
+                    year, m = 1900 + month // 12, month % 12 + 1
+                    value = base * (1 + month / 10_000)
+                    out.write(f"{area},{indicator},{year}-{m:02d},{value:.6f},{mult}\n")
+    return path
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MIDEX_")}
+    env["MIDEX_HOME"] = str(home)
+    return env
+
+
+def _midex(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([MIDEX, *args], env=_env(home), capture_output=True, text=True,
+                          timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def _prepare(home: Path, big: Path) -> None:
+    _midex(home, "init")
+    _midex(home, "provider", "add", "WB", "--name", "World Bank", "--kind", "agency")
+    for name in ("wb_kmd_remittances_gdp_2018_2022.csv", "oecd_dac_oda_donors_2020_2022.csv"):
+        _midex(home, "submit", str(DEMO / name), "--provider", "WB")
+    _midex(home, "submit", str(big), "--provider", "WB")
+
+
+def _open_stage(home: Path, stage: str) -> bool:
+    from midex.catalog import Catalog
+
+    catalog = Catalog(f"sqlite:///{home / 'catalog.db'}")
+    with catalog.session() as s:
+        from sqlmodel import select
+
+        from midex.catalog import StageRun
+
+        found = s.exec(
+            select(StageRun).where(StageRun.stage == stage).where(StageRun.finished_at.is_(None))  # type: ignore[union-attr]
+        ).first()
+    return found is not None
+
+
+def _kill_when(home: Path, args: list[str], ready: Any, what: str) -> None:
+    """Start `midex ARGS`, wait (bounded) until `ready()` says it is inside the stage, kill -9."""
+    proc = subprocess.Popen([MIDEX, *args], env=_env(home), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 600
+    try:
+        while not ready():
+            if proc.poll() is not None:
+                pytest.fail(
+                    f"midex {' '.join(args)} ended before {what}: {proc.stderr.read()[-2000:]}"
+                )  # type: ignore[union-attr]
+            if time.monotonic() > deadline:
+                pytest.fail(f"midex {' '.join(args)} never reached {what}")
+            time.sleep(0.02)  # polling a real process; bounded by the deadline
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(60)
+        if proc.stderr is not None:
+            proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL, f"{what}: the process ended on its own"
+
+
+def _tables(home: Path) -> dict[str, list[tuple]]:
+    """Every table of the latest release, without the columns that name when or in which
+    submission a value arrived (they differ between two deployments by design)."""
+    folder = max((home / "lake" / "published").iterdir(), key=lambda p: int(p.name))
+    out = {}
+    for path in sorted(folder.glob("*.parquet")):
+        table = pq.read_table(path)
+        keep = [c for c in table.column_names if "ACCEPTED_AT" not in c and "SUBMISSION" not in c]
+        out[path.stem] = sorted(map(tuple, (r.values() for r in table.select(keep).to_pylist())),
+                                key=repr)  # fmt: skip
+    return out
+
+
+def test_kill_9_at_each_stage_then_rerun_gives_the_uninterrupted_release(tmp_path: Path) -> None:
+    big = _big_template(tmp_path / "big.csv")
+    reference = tmp_path / "reference"
+    _prepare(reference, big)
+    _midex(reference, "run")
+    _midex(reference, "publish")
+
+    home = tmp_path / "killed"
+    _prepare(home, big)
+    lake = home / "lake"
+    for stage in ("parse", "harmonise", "validate"):
+        _kill_when(home, ["run"], lambda s=stage: _open_stage(home, s), f"the {stage} stage")
+    resolved = lake / "resolved"
+    _kill_when(home, ["run"], lambda: any(resolved.glob(".stage-*")), "resolve's writing")
+    _midex(home, "run")
+    published = lake / "published"
+    _kill_when(home, ["publish"], lambda: any(published.glob(".tmp-*")), "publish's writing")
+    _midex(home, "publish")
+
+    assert _tables(home) == _tables(reference)
+    from midex.catalog import Catalog
+
+    catalog = Catalog(f"sqlite:///{home / 'catalog.db'}")
+    assert catalog.claims() == []
+    subs = catalog.submissions()
+    assert [str(s.status) for s in subs] == ["accepted"] * 3
+    for sub in subs:
+        runs = catalog.stage_runs(sub.id)  # type: ignore[arg-type]
+        assert all(r.finished_at is not None for r in runs), runs
+    interrupted = [r for s in subs for r in catalog.stage_runs(s.id) if r.ok is False]  # type: ignore[arg-type]
+    assert {r.stage for r in interrupted} >= {"parse", "harmonise", "validate"}
+    assert all("interrupted" in (r.message or "") for r in interrupted)
+    leftovers = [p for p in lake.rglob(".*") if p.name.startswith((".tmp-", ".stage-"))]
+    assert not leftovers
+    assert [r.number for r in catalog.releases()] == [1]
