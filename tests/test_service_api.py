@@ -564,3 +564,69 @@ def test_an_upload_retried_with_the_same_bytes_is_not_queued_twice(deployment: d
                          data={"new": "true"})  # fmt: skip
     assert forced.status_code == 202 and forced.json()["id"] != first.json()["id"]
     assert forced.json()["repeated"] is False
+
+
+def test_tokens_are_listed_revoked_and_failed_logins_limited(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    """`midex token list` and `revoke`: a revoked token stops working at once. Failed logins
+    from one address past the limit get 429 with Retry-After; a valid token is never slowed."""
+    from midex.service import create_app
+    from midex.service.tokens import issue_token
+    from midex.settings import Settings
+
+    settings = Settings(home=tmp_path / "home", auth_failures_per_minute=3)
+    app = create_app(settings)
+    catalog = app.state.ctx.catalog
+    good, record = issue_token(catalog, "consumer", "a researcher")
+    doomed, doomed_record = issue_token(catalog, "consumer", "a former partner")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MIDEX_HOME", str(settings.home))
+        listed = cli("token", "list", "--json").json()
+        assert [(t["id"], t["name"], t["revoked_at"], t["expires_at"]) for t in listed] == [
+            (record.id, "a researcher", "", ""), (doomed_record.id, "a former partner", "", "")]  # fmt: skip
+        assert good not in cli("token", "list").out  # the token itself is never shown
+    with serve(app) as url:
+
+        def get(token: str) -> httpx.Response:
+            return httpx.get(f"{url}/api/me", headers={"Authorization": f"Bearer {token}"})
+
+        assert get(doomed).status_code == 200
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MIDEX_HOME", str(settings.home))
+            assert cli("token", "revoke", str(doomed_record.id)).code == 0
+        assert get(doomed).status_code == 401  # at once
+        wrong = "mdx_" + "y" * 43
+        codes = [get(wrong).status_code for _ in range(2)]  # 3 failures so far, with doomed's
+        assert codes == [401, 401]
+        limited = get(wrong)
+        assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
+        assert "too many failed authentications" in limited.json()["detail"]
+        assert get(good).status_code == 200  # a valid token from the same address still works
+
+
+def test_an_expired_token_no_longer_works(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+    from midex.catalog import Token
+    from midex.service.tokens import issue_token, verify_token
+    from midex.settings import Settings
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MIDEX_HOME", str(tmp_path / "home"))
+        made = cli("token", "add", "--role", "consumer", "--name", "a visitor", "--expires-in",
+                   "30", "--json")  # fmt: skip
+        assert made.code == 0, made.err
+        token = made.json()["token"]
+        listed = cli("token", "list", "--json").json()
+        assert listed[0]["expires_at"] > datetime.now(UTC).isoformat()[:10]
+        assert "positive number of days" in cli("token", "add", "--role", "consumer", "--name",
+                                                "x", "--expires-in", "0").err  # fmt: skip
+    from midex.catalog import open_catalog
+
+    catalog = open_catalog(Settings(home=tmp_path / "home").catalog_url)
+    assert verify_token(catalog, token) is not None
+    with catalog.session() as s:  # thirty days later
+        record = s.get(Token, listed[0]["id"])
+        record.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        s.add(record)
+        s.commit()
+    assert verify_token(catalog, token) is None
+    fresh, _ = issue_token(catalog, "consumer", "no expiry")
+    assert verify_token(catalog, fresh) is not None

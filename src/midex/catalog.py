@@ -152,6 +152,7 @@ class Token(SQLModel, table=True):
     name: str
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # after this instant the token no longer works
 
 
 def _as_utc(moment: datetime) -> datetime:
@@ -190,11 +191,29 @@ class Catalog:
         self._held: set[str] = set()  # the locks this object holds (see lock)
 
     def init(self) -> None:
-        """Create missing tables (and the SQLite file's folder); idempotent."""
+        """Create the catalog (and the SQLite file's folder), or upgrade an existing one's schema
+        in place, with its data, to this midex's (midex.migrations); idempotent. Two processes
+        starting at once take turns (the schema lock): the second finds the work done."""
+        from midex import migrations  # Alembic is imported only by what changes the schema
+
         database = self.engine.url.database
         if self.engine.url.get_backend_name() == "sqlite" and database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        SQLModel.metadata.create_all(self.engine)
+        with self.lock("schema"):
+            migrations.upgrade(self.engine)
+
+    def schema_revision(self) -> str | None:
+        """The catalog's schema revision (None: not created, or made before migrations)."""
+        from midex import migrations
+
+        with self.engine.connect() as conn:
+            return migrations.current(conn)
+
+    def schema_is_current(self) -> bool:
+        """Whether the catalog's schema is the one this midex's models need (`init` makes it so)."""
+        from midex import migrations
+
+        return self.schema_revision() == migrations.head()
 
     @contextmanager
     def session(self) -> Iterator[Session]:

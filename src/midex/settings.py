@@ -19,6 +19,12 @@
 | MIDEX_AIRFLOW_URL   | (none: embedded worker)          | service: trigger midex_intake through Airflow's REST API |
 | MIDEX_AIRFLOW_USERNAME, MIDEX_AIRFLOW_PASSWORD | (none) | Airflow login for its /auth/token     |
 | MIDEX_CLAIM_LEASE_S | 600                              | a processing claim's lease; renewed every third of it while its process works |
+| MIDEX_AUTH_FAILURES_PER_MINUTE | 20                    | service: failed authentications a client address may make per minute before 429 |
+| MIDEX_XLSX_MAX_UNCOMPRESSED_BYTES | 524288000 (500 MB)      | largest unpacked .xlsx (all zip parts), or .xls file |
+| MIDEX_XLSX_MAX_RATIO | 100                             | largest unpacked/packed ratio of an .xlsx part ≥ 1 MiB, or of the whole zip (zip bomb) |
+| MIDEX_XLSX_MAX_SHARED_STRINGS_BYTES | 104857600 (100 MB)  | largest shared-strings part (read whole when the workbook opens) |
+| MIDEX_XLSX_MAX_CELLS | 20000000                        | most cells in a sheet: declared (dimension) or read |
+| MIDEX_XLSX_MAX_ROWS  | 1048576 (Excel's own maximum)   | most rows in a sheet; a bigger table comes as CSV |
 
 MIDEX_LANDING may be an `s3://bucket/prefix`: files then land in the object store through boto3
 (credentials from the usual AWS variables or instance profile) and `landing` is a local folder
@@ -67,9 +73,19 @@ class Settings(BaseSettings):
     # the HTTP service (`midex serve`)
     upload_max_bytes: int = 200 * 1024 * 1024
     anonymous_read: bool = False
+    # failed authentications per client address and minute; past it: 429 with Retry-After
+    auth_failures_per_minute: int = 20
     airflow_url: str | None = None
     airflow_username: str | None = None
     airflow_password: str | None = None
+    # spreadsheets, checked before they are opened (midex.formats.sheets, docs/security.md);
+    # the real workbooks are far below: 2 MB unpacked, ratio 12.6, 30 KB of shared strings,
+    # 18,090 cells and 294 rows at most
+    xlsx_max_uncompressed_bytes: int = 500 * 1024 * 1024
+    xlsx_max_ratio: float = 100.0
+    xlsx_max_shared_strings_bytes: int = 100 * 1024 * 1024
+    xlsx_max_cells: int = 20_000_000
+    xlsx_max_rows: int = 1_048_576
 
     @model_validator(mode="before")
     @classmethod

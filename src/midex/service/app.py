@@ -27,7 +27,7 @@ from midex.errors import MidexError
 from midex.findings import read_findings
 from midex.service import queries
 from midex.service.processing import Processor, processor_for
-from midex.service.tokens import Role, issue_token, verify_token
+from midex.service.tokens import FailedLogins, Role, issue_token, verify_token
 from midex.service.upload import UploadRefused, receive_upload
 from midex.settings import Settings
 
@@ -145,9 +145,18 @@ def principal(request: Request) -> Principal:
     if scheme.lower() == "bearer":
         record = verify_token(request.app.state.ctx.catalog, token.strip())
     if record is None:
+        address = request.client.host if request.client else "unknown"
+        wait = request.app.state.failed_logins.fail(address)
+        if wait is not None:
+            raise HTTPException(
+                429,
+                f"too many failed authentications from this address; try again in "
+                f"{int(wait)} s with a valid token",
+                headers={"Retry-After": str(int(wait) + 1)},
+            )
         raise HTTPException(
             401,
-            "token not recognised (mistyped, or replaced by a rotation); "
+            "token not recognised (mistyped, revoked or replaced by a rotation); "
             "ask the midex administrator for a new one",
             headers={"WWW-Authenticate": "Bearer"},
         )
@@ -248,6 +257,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.failed_logins = FailedLogins(settings.auth_failures_per_minute)
     app.state.processor = chosen
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -316,11 +326,17 @@ def create_app(
 
     @app.get("/ready", tags=["health"])
     def ready() -> JSONResponse:
-        """Readiness: catalog, lake and landing reachable, processing running."""
+        """Readiness: catalog reachable with this midex's schema, lake and landing reachable,
+        processing running."""
+        from midex import migrations
+
         checks: dict[str, str] = {}
         try:
-            ctx.catalog.providers()
-            checks["catalog"] = "ok"
+            # not ready while the schema is not this midex's (e.g. a catalog restored from an
+            # old backup, or upgraded by a newer midex): the models would not match the tables
+            checks["catalog"] = migrations.state(ctx.catalog.schema_revision())
+            if checks["catalog"] == "ok":
+                ctx.catalog.providers()
         except Exception:
             checks["catalog"] = "unreachable"
         checks["lake"] = "ok" if ctx.lake.root.is_dir() else "missing"

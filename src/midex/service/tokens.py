@@ -9,6 +9,10 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
+import threading
+import time
+from collections import OrderedDict, deque
+from datetime import UTC, timedelta
 
 from sqlmodel import select
 
@@ -34,9 +38,13 @@ def issue_token(
     name: str,
     provider_code: str | None = None,
     rotate: bool = False,
+    expires_in_days: float | None = None,
 ) -> tuple[str, Token]:
     """Create a token and return (the token, its record). A provider has one active token:
-    a second needs `rotate`, which revokes the old one at once."""
+    a second needs `rotate`, which revokes the old one at once. With `expires_in_days`, the
+    token stops working that many days from now."""
+    if expires_in_days is not None and expires_in_days <= 0:
+        raise MidexError("a token's lifetime must be a positive number of days")
     role = Role(role)
     if role == Role.provider:
         if not provider_code:
@@ -63,8 +71,13 @@ def issue_token(
             for old in active:
                 old.revoked_at = utcnow()
                 s.add(old)
+        expires = utcnow() + timedelta(days=expires_in_days) if expires_in_days else None
         record = Token(
-            token_sha256=token_sha256(plain), role=str(role), provider_code=provider_code, name=name
+            token_sha256=token_sha256(plain),
+            role=str(role),
+            provider_code=provider_code,
+            name=name,
+            expires_at=expires,
         )
         s.add(record)
         s.commit()
@@ -73,11 +86,64 @@ def issue_token(
 
 
 def verify_token(catalog: Catalog, token: str) -> Token | None:
-    """The active token record for `token`, or None (unknown or revoked)."""
+    """The active token record for `token`, or None (unknown, revoked or expired)."""
     if not token.startswith(PREFIX) or len(token) > 200:
         return None
     with catalog.session() as s:
         record = s.exec(select(Token).where(Token.token_sha256 == token_sha256(token))).first()
     if record is None or record.revoked_at is not None:
         return None
+    if record.expires_at is not None:
+        until = record.expires_at
+        if (until if until.tzinfo else until.replace(tzinfo=UTC)) <= utcnow():
+            return None
     return record
+
+
+def list_tokens(catalog: Catalog) -> list[Token]:
+    """Every token record, active and revoked (the token itself is never stored)."""
+    with catalog.session() as s:
+        return list(s.exec(select(Token).order_by(Token.id)))  # type: ignore[arg-type]
+
+
+def revoke_token(catalog: Catalog, token_id: int) -> Token:
+    """Revoke a token now (it stops working at once; the record stays for the audit)."""
+    with catalog.session() as s:
+        record = s.get(Token, token_id)
+        if record is None:
+            raise MidexError(f"no token {token_id}; `midex token list` shows them")
+        if record.revoked_at is None:
+            record.revoked_at = utcnow()
+            s.add(record)
+            s.commit()
+            s.refresh(record)
+        return record
+
+
+class FailedLogins:
+    """Failed authentications per client address, in a sliding window of `window_s` seconds.
+    Past `limit` failures an address's failures get 429 with Retry-After instead of 401; a
+    valid token is checked first and never slowed. At most `max_addresses` are remembered (the
+    oldest go first), so a flood of addresses cannot grow memory."""
+
+    def __init__(self, limit: int, window_s: float = 60.0, max_addresses: int = 10_000) -> None:
+        self.limit, self.window_s, self.max_addresses = limit, window_s, max_addresses
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def fail(self, address: str) -> float | None:
+        """Record a failure; the seconds to wait (Retry-After) when over the limit, else None."""
+        now = time.monotonic()
+        with self._lock:
+            times = self._failures.pop(address, None) or deque()
+            while times and now - times[0] > self.window_s:
+                times.popleft()
+            times.append(now)
+            while len(times) > self.limit + 1:  # keep what decides, not every attempt
+                times.popleft()
+            self._failures[address] = times
+            while len(self._failures) > self.max_addresses:
+                self._failures.popitem(last=False)
+            if len(times) > self.limit:
+                return max(1.0, self.window_s - (now - times[0]))
+        return None
