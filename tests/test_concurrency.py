@@ -247,3 +247,30 @@ def test_two_runs_and_two_publishes_at_once(midex_home: Path, tmp_path: Path, cl
     assert sorted(p.name for p in published.iterdir()) == ["1", "2"]  # no .tmp-* left
     for number in ("1", "2"):
         assert (published / number / "manifest.json").exists()
+
+
+def test_a_submission_that_crashed_too_often_is_not_retried_automatically(
+    ctx, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    from midex.catalog import BATCH_RETRIED, SubmissionStatus
+    from midex.pipeline import pending, submit
+
+    ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
+    poisoned, other = (
+        submit(ctx, _template(tmp_path / f"{a}.csv", a, 1.0), "WB").id for a in ("MEX", "GTM")
+    )
+    for sid in (poisoned, other):
+        ctx.catalog.update_submission(sid, status=SubmissionStatus.failed)
+
+    def crash(sid: int, message: str) -> None:
+        ctx.catalog.finish_stage(ctx.catalog.start_stage(sid, "harmonise"), False, message)
+
+    for _ in range(ctx.settings.max_attempts - 1):
+        crash(poisoned, "java.lang.OutOfMemoryError")
+    crash(poisoned, f"{BATCH_RETRIED}: a batch's failure is not this file's")
+    ctx.catalog.start_stage(poisoned, "validate")
+    ctx.catalog.close_interrupted_stages([poisoned])  # nor is a run a dead process left open
+    assert {s.id for s in pending(ctx)} == {poisoned, other}
+    crash(poisoned, "java.lang.OutOfMemoryError")  # the third crash of its own
+    assert [s.id for s in pending(ctx)] == [other]
+    assert [s.id for s in pending(ctx, poisoned)] == [poisoned]  # named, it is tried again

@@ -95,6 +95,11 @@ class Submission(SQLModel, table=True):
     notes: list[str] | None = Field(default=None, sa_column=Column(JSON))
 
 
+# how a stage run's message starts when its failure is not the submission's own crash
+BATCH_RETRIED = "batch failed, retried alone"
+INTERRUPTED = "interrupted"
+
+
 class Claim(SQLModel, table=True):
     """A process's claim on a submission it is processing: no other process takes it until the
     claim is released or its lease runs out (a crashed claimer's lease runs out; on its own
@@ -328,11 +333,27 @@ class Catalog:
                 .values(
                     finished_at=utcnow(),
                     ok=False,
-                    message="interrupted: the process running this stage stopped before it ended",
+                    message=f"{INTERRUPTED}: the process running this stage stopped before it ended",
                 )
             )
             s.commit()
             return int(result.rowcount or 0)
+
+    def failed_attempts(self, submission_ids: list[int]) -> dict[int, int]:
+        """How many times each submission's processing crashed (stage runs that failed on their
+        own: not a batch retried alone, not a run interrupted by a dead process)."""
+        if not submission_ids:
+            return {}
+        with self.session() as s:
+            rows = s.exec(
+                select(StageRun.submission_id, func.count())
+                .where(StageRun.submission_id.in_(submission_ids))  # type: ignore[attr-defined]
+                .where(StageRun.ok.is_(False))  # type: ignore[union-attr]
+                .where(~StageRun.message.startswith(BATCH_RETRIED))  # type: ignore[union-attr]
+                .where(~StageRun.message.startswith(INTERRUPTED))  # type: ignore[union-attr]
+                .group_by(StageRun.submission_id)
+            ).all()
+        return {int(sid): int(n) for sid, n in rows}
 
     def stage_runs(self, submission_id: int) -> list[StageRun]:
         with self.session() as s:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from midex.catalog import (
+    BATCH_RETRIED,
     Catalog,
     Provider,
     ProviderKind,
@@ -460,7 +461,7 @@ def _run_batch_stage(ctx: Context, subs: list[Submission], stage: str, batch, si
                 "%s of %d submissions at once failed (%s); one at a time", stage, len(subs), exc
             )
             for run_id in runs:
-                ctx.catalog.finish_stage(run_id, False, f"batch failed, retried alone: {exc}")
+                ctx.catalog.finish_stage(run_id, False, f"{BATCH_RETRIED}: {exc}")
         else:
             for run_id in runs:
                 ctx.catalog.finish_stage(run_id, True)
@@ -678,9 +679,24 @@ def _resolve(ctx: Context, spark: SparkSession) -> int:
 
 
 def pending(ctx: Context, submission_id: int | None = None) -> list[Submission]:
+    """The submissions a run takes: the one named, or every pending one except those whose
+    processing crashed MIDEX_MAX_ATTEMPTS times (a poisoned file is not retried on every
+    restart; naming it, `midex run --submission ID` or the retry endpoint, tries it again)."""
     if submission_id is not None:
         return [ctx.catalog.submission(submission_id)]
-    return ctx.catalog.submissions(SubmissionStatus.pending())
+    subs = ctx.catalog.submissions(SubmissionStatus.pending())
+    failed = [s.id for s in subs if s.status == SubmissionStatus.failed and s.id is not None]
+    attempts = ctx.catalog.failed_attempts(failed)
+    limit = ctx.settings.max_attempts
+    given_up = [i for i in failed if attempts.get(i, 0) >= limit]
+    if given_up:
+        log.warning(
+            "submissions %s failed %d times and are not retried automatically; "
+            "`midex run --submission ID` retries one",
+            given_up,
+            limit,
+        )
+    return [s for s in subs if s.id not in given_up]
 
 
 def needs_resolve(ctx: Context) -> bool:
