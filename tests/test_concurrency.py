@@ -274,3 +274,27 @@ def test_a_submission_that_crashed_too_often_is_not_retried_automatically(
     crash(poisoned, "java.lang.OutOfMemoryError")  # the third crash of its own
     assert [s.id for s in pending(ctx)] == [other]
     assert [s.id for s in pending(ctx, poisoned)] == [poisoned]  # named, it is tried again
+
+
+@pytest.mark.spark
+def test_a_stage_past_its_time_budget_fails_that_submission_and_says_why(
+    spark, ctx, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """MIDEX_STAGE_BUDGET_S: past it, the stage's Spark jobs are cancelled and the submission
+    ends `failed` with a message saying why and what to do; within it, the same file goes on."""
+    from midex.catalog import SubmissionStatus
+    from midex.pipeline import pending, process_batch, submit
+
+    ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
+    sub = submit(ctx, _template(tmp_path / "a.csv", "MEX", 1.0), "WB")
+    ctx.settings.stage_budget_s = 0.001
+    try:
+        (result,), failures = process_batch(ctx, spark, pending(ctx))
+    finally:
+        ctx.settings.stage_budget_s = 3600.0
+    assert result.status == SubmissionStatus.failed and len(failures) == 1
+    assert f"harmonise of submission {sub.id} (a.csv) ran past its time budget" in result.error
+    assert "split it" in result.error
+    assert spark.sparkContext.getLocalProperty("spark.jobGroup.id") is None  # cleared
+    (again,), failures = process_batch(ctx, spark, pending(ctx))
+    assert again.status == SubmissionStatus.accepted and not failures

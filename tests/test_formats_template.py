@@ -154,5 +154,5 @@ def test_submit_says_which_format_auto_detection_chose(midex_home, tmp_path: Pat
     plain = write(tmp_path / "t.csv", "REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE\nAT,POP,2020,1\n")
     out = cli("submit", str(plain), "--provider", "AG")
     assert "format detected: template (no other format recognised the file)" in out.out
-    out = cli("submit", str(plain), "--provider", "AG", "--format", "template")
+    out = cli("submit", str(plain), "--provider", "AG", "--format", "template", "--new")
     assert "format template)" in out.out

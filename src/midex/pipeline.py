@@ -446,6 +446,15 @@ def validate(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
     return validate_batch(ctx, spark, [sub])[0]
 
 
+def _budgeted(spark: SparkSession, ctx: Context, what: str, fn, arg):  # type: ignore[no-untyped-def]
+    """fn(ctx, spark, arg) within MIDEX_STAGE_BUDGET_S: a batch past it is retried one
+    submission at a time, and the one that is still too slow alone ends `failed`, saying so."""
+    from midex.spark import time_budget
+
+    with time_budget(spark, ctx.settings.stage_budget_s, what):
+        return fn(ctx, spark, arg)
+
+
 def _run_batch_stage(ctx: Context, subs: list[Submission], stage: str, batch, single):  # type: ignore[no-untyped-def]
     """Run `stage` for every submission of `subs` at once, with an audit record each. If the
     batch fails, each submission is retried on its own, so one bad file never blocks the
@@ -574,8 +583,12 @@ def _process_claimed(
                     ctx,
                     chunk,
                     stage,
-                    lambda c, fn=batch_fn: fn(ctx, spark, c),
-                    lambda s, fn=single_fn: fn(ctx, spark, s),
+                    lambda c, fn=batch_fn, st=stage: _budgeted(
+                        spark, ctx, f"{st} of submissions {[s.id for s in c]}", fn, c
+                    ),
+                    lambda s, fn=single_fn, st=stage: _budgeted(
+                        spark, ctx, f"{st} of submission {s.id} ({s.file_name})", fn, s
+                    ),
                 )
                 failures += failed
                 by_id.update({s.id: s for s in done})  # type: ignore[misc]

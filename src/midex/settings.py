@@ -20,6 +20,7 @@
 | MIDEX_AIRFLOW_USERNAME, MIDEX_AIRFLOW_PASSWORD | (none) | Airflow login for its /auth/token     |
 | MIDEX_CLAIM_LEASE_S | 600                              | a processing claim's lease; renewed every third of it while its process works |
 | MIDEX_MAX_ATTEMPTS  | 3                                | crashes after which a submission is not retried automatically (`midex run --submission ID` still retries it) |
+| MIDEX_STAGE_BUDGET_S | 3600                            | wall time of a harmonise or validate stage (batch or one submission) before its Spark jobs are cancelled |
 | MIDEX_AUTH_FAILURES_PER_MINUTE | 20                    | service: failed authentications a client address may make per minute before 429 |
 | MIDEX_XLSX_MAX_UNCOMPRESSED_BYTES | 524288000 (500 MB)      | largest unpacked .xlsx (all zip parts), or .xls file |
 | MIDEX_XLSX_MAX_RATIO | 100                             | largest unpacked/packed ratio of an .xlsx part ≥ 1 MiB, or of the whole zip (zip bomb) |
@@ -66,6 +67,10 @@ class Settings(BaseSettings):
     claim_lease_s: float = 600.0
     # a submission whose processing crashed this many times is not retried automatically
     max_attempts: int = 3
+    # wall time a harmonise or validate stage (a batch, or one submission) may take; past it
+    # its Spark jobs are cancelled: a batch is retried one submission at a time, and a
+    # submission still too slow alone ends failed
+    stage_budget_s: float = 3600.0
     schemas: Path = _REPO_ROOT / "schemas"
     expectations: Path = _REPO_ROOT / "expectations"
     jobs: Path = _REPO_ROOT / "jobs"

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from midex.class_archive import java_options
@@ -99,3 +102,49 @@ def local_frame(spark: SparkSession, rows: Sequence[Sequence[Any]], schema: str)
     return table.select(
         *[F.col(f"c{j}").cast(f.dataType).alias(f.name) for j, f in enumerate(fields)]
     )
+
+
+class BudgetExceeded(RuntimeError):
+    """A stage ran past its time budget; its Spark jobs were cancelled."""
+
+
+@contextmanager
+def time_budget(spark: SparkSession, seconds: float, what: str) -> Iterator[None]:
+    """Run the block's Spark jobs in a job group of their own; past `seconds`, cancel the group
+    (again every 0.2 s, so that a job started after a cancellation goes too) and raise
+    BudgetExceeded saying what ran too long. Python work between jobs is not interrupted."""
+    sc = spark.sparkContext
+    group = f"midex-budget-{uuid.uuid4().hex[:12]}"
+    sc.setJobGroup(group, what, interruptOnCancel=True)
+    done, expired = threading.Event(), threading.Event()
+
+    def watch() -> None:
+        if done.wait(seconds):
+            return
+        expired.set()
+        while not done.is_set():
+            sc.cancelJobGroup(group)
+            done.wait(0.2)
+
+    watcher = threading.Thread(target=watch, name="midex-budget", daemon=True)
+    watcher.start()
+    try:
+        yield
+        if expired.is_set():
+            raise BudgetExceeded(f"{what} ran past its time budget of {seconds:g} s")
+    except BudgetExceeded:
+        raise
+    except Exception as exc:
+        if expired.is_set():
+            raise BudgetExceeded(
+                f"{what} ran past its time budget of {seconds:g} s (MIDEX_STAGE_BUDGET_S) and "
+                "was stopped; the file is too big or too unusual for one stage: split it, or "
+                "ask the operator to raise the budget"
+            ) from exc
+        raise
+    finally:
+        done.set()
+        watcher.join()
+        sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
+        sc.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
+        sc.setLocalProperty("spark.job.interruptOnCancel", None)  # type: ignore[arg-type]

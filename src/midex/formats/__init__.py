@@ -81,6 +81,7 @@ def check_format(fmt: str) -> str:
         raise MidexError(f"a format is a name, not a path: use one of {', '.join(format_names())}")
     shown = fmt[:40].encode("ascii", "replace").decode()
     if fmt.startswith("layout:"):
+        shown = shown.split(":", 1)[1]
         from midex.formats.layout import layout_names
 
         raise MidexError(

@@ -69,6 +69,7 @@ from midex.formats.sheets import (
     blank,
     check_readable,
     detect_encoding,
+    first_rows,
     head,
     kind,
     read_sheet,
@@ -464,23 +465,8 @@ def read_layout(path: Path, name: str, layout: str) -> ParsedFile:
 
 def _first_rows(path: Path, doc: dict[str, Any], sheet: str | int | None) -> list[list[str]] | None:
     found = kind(path)
-    if found == "xlsx":
-        import openpyxl
-
-        from midex.formats.raw import cell_text
-
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        try:
-            names = wb.sheetnames
-            title = names[0] if sheet is None else sheet if isinstance(sheet, str) else names[sheet]
-            if title not in names:
-                return None
-            return [
-                [cell_text(v) for v in r]
-                for r in wb[title].iter_rows(max_row=_DETECT_ROWS, values_only=True)
-            ]
-        finally:
-            wb.close()
+    if found == "xlsx":  # through sheets: the workbook's limits are checked before it opens
+        return first_rows(path, path.name, sheet, _DETECT_ROWS)
     if found == "xls":
         try:
             return read_sheet(path, path.name, sheet).rows[:_DETECT_ROWS]

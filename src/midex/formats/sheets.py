@@ -1,6 +1,12 @@
 """Opening a provider's file as rows of text: CSV/TSV text (encoding and delimiter found or
 declared), Excel .xlsx (openpyxl, read-only) and .xls (xlrd). Row numbers are the ones a
-spreadsheet user sees (1-based records). Every failure is a MidexError saying what to do."""
+spreadsheet user sees (1-based records). Every failure is a MidexError saying what to do.
+
+A workbook cannot exhaust the machine: before an .xlsx is opened, its zip directory (unpacked
+size, packing ratio, shared strings) and every sheet (declared dimension, row and cell tags
+counted as it is unpacked as a stream) are checked against the MIDEX_XLSX_* settings
+(docs/security.md), and rows and cells are counted again as they are read. A sheet is read as
+it is, whatever its <dimension> tag says: no row dropped, no row padded to the declared width."""
 
 from __future__ import annotations
 
@@ -9,11 +15,15 @@ import csv
 import io
 import re
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
 
 from midex.errors import MidexError
 from midex.formats.raw import cell_text
+from midex.settings import Settings, get_settings
 
 _HEAD = 64 * 1024
 XLSX_MAGIC = b"PK\x03\x04"
@@ -177,15 +187,238 @@ def _pick(names: list[str], wanted: str | int | None, name: str) -> str:
     )
 
 
+# the ratio is checked on parts at least this big: a small part may pack as well as it likes
+_RATIO_FLOOR = 1024 * 1024
+_SHARED_STRINGS_TYPE = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+)
+_WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+_SHEET_HEAD = 64 * 1024  # the <dimension> tag comes before the cells, in the first bytes
+_ROOT = re.compile(rb"<(\w+:)?worksheet[\s>]")
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s[^>]*?\bref="([^"]*)"')
+_TO_DO = "send the data as CSV, or split the workbook into smaller ones"
+
+
+def check_xlsx(path: Path, name: str, limits: Settings | None = None) -> None:
+    """Refuse an .xlsx that would exhaust the machine once opened. From the zip's directory
+    (declared sizes: zipfile never unpacks more than a part declares): the unpacked size and
+    the packing ratio (a zip bomb); from the small parts that list the others: the size of the
+    shared strings, which openpyxl reads whole when it opens a workbook. Then every sheet is
+    unpacked as a stream, never held whole, and its <dimension> tag (declared rows and cells)
+    and its row and cell tags (what it really holds) are counted against the limits: a sheet
+    without the tag would otherwise be parsed whole each time the workbook is opened."""
+    limits = limits or get_settings()
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            total = sum(i.file_size for i in infos)
+            if total > limits.xlsx_max_uncompressed_bytes:
+                raise MidexError(
+                    f"{name}: the workbook unpacks to {total:,} bytes, over the limit of "
+                    f"{limits.xlsx_max_uncompressed_bytes:,} bytes; {_TO_DO}"
+                )
+            whole = ("the workbook as a whole", total, sum(i.compress_size for i in infos))
+            for part, size, packed in [
+                *((i.filename, i.file_size, i.compress_size) for i in infos),
+                whole,
+            ]:
+                if size >= _RATIO_FLOOR and size > limits.xlsx_max_ratio * max(packed, 1):
+                    raise MidexError(
+                        f"{name}: {part} unpacks to {size / max(packed, 1):,.0f} times its "
+                        f"packed size ({size:,} bytes), over the limit of "
+                        f"{limits.xlsx_max_ratio:g}: this is not how a spreadsheet packs (a zip "
+                        "bomb?); save the workbook again in Excel, or send the data as CSV"
+                    )
+            types = _content_types(zf)
+            strings = {"xl/sharedStrings.xml"} | types.get(_SHARED_STRINGS_TYPE, set())
+            size = sum(i.file_size for i in infos if i.filename in strings)
+            if size > limits.xlsx_max_shared_strings_bytes:
+                raise MidexError(
+                    f"{name}: its shared-strings table (the text of its cells) is {size:,} "
+                    f"bytes, over the limit of {limits.xlsx_max_shared_strings_bytes:,} bytes; "
+                    f"{_TO_DO}"
+                )
+            titles = _sheet_titles(zf)
+            parts = types.get(_WORKSHEET_TYPE) or {
+                i.filename for i in infos if re.fullmatch(r"xl/worksheets/[^/]+\.xml", i.filename)
+            }
+            for part in sorted(parts & set(zf.namelist())):
+                _check_sheet(zf, part, name, titles.get(part, part), limits)
+    except MidexError:
+        raise
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, zlib.error) as exc:
+        raise _damaged(name, "Excel (.xlsx)", exc) from exc
+    except (RuntimeError, NotImplementedError) as exc:  # zipfile: encrypted, unknown packing
+        raise MidexError(
+            f"{name}: the workbook cannot be unpacked ({exc}); save it again in Excel, without "
+            "a password, and resubmit"
+        ) from exc
+
+
+def _content_types(zf: zipfile.ZipFile) -> dict[str, set[str]]:
+    """Part names by content type, from [Content_Types].xml (where openpyxl finds them)."""
+    try:
+        root = ElementTree.fromstring(zf.read("[Content_Types].xml"))
+    except (KeyError, ElementTree.ParseError):
+        return {}  # openpyxl says what is wrong when it opens the workbook
+    found: dict[str, set[str]] = {}
+    for e in root:
+        if e.tag.endswith("Override"):
+            found.setdefault(e.get("ContentType", ""), set()).add(e.get("PartName", "")[1:])
+    return found
+
+
+def _sheet_titles(zf: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet titles by worksheet part, for the messages ({} when the workbook lists none)."""
+    try:
+        book = ElementTree.fromstring(zf.read("xl/workbook.xml"))
+        rels = ElementTree.fromstring(zf.read("xl/_rels/workbook.xml.rels"))
+    except (KeyError, ElementTree.ParseError):
+        return {}
+    targets = {}
+    for rel in rels:
+        target = rel.get("Target", "")
+        targets[rel.get("Id")] = target[1:] if target.startswith("/") else f"xl/{target}"
+    return {
+        targets[rid]: sheet.get("name", "")
+        for sheet in book.iter()
+        if sheet.tag.endswith("}sheet")
+        for key, rid in sheet.attrib.items()
+        if key.endswith("}id") and rid in targets
+    }
+
+
+def _check_sheet(zf: zipfile.ZipFile, part: str, name: str, title: str, limits: Settings) -> None:
+    """A sheet's declared dimension, then its row and cell tags counted as it is unpacked (the
+    text of a cell is escaped: a '<' in the XML always starts a tag)."""
+    with zf.open(part) as fh:
+        chunk = fh.read(_SHEET_HEAD)
+        root = _ROOT.search(chunk)
+        prefix = (root.group(1) or b"") if root else b""
+        declared = _DIMENSION.search(chunk.split(b"<" + prefix + b"sheetData", 1)[0])
+        if declared is not None:
+            from openpyxl.utils.cell import range_boundaries
+
+            ref = declared.group(1).decode("ascii", "replace")
+            min_col, min_row, max_col, max_row = range_boundaries(ref)
+            if None in (min_col, min_row, max_col, max_row):  # "A:C", "1:5": no size declared
+                min_col = min_row = max_col = max_row = 1
+            rows, cols = max_row - min_row + 1, max_col - min_col + 1
+            if rows > limits.xlsx_max_rows:
+                found = f"{rows:,} rows (its dimension is {ref})"
+                raise _too_many_rows(name, title, found, limits.xlsx_max_rows)
+            if rows * cols > limits.xlsx_max_cells:
+                size = f"{rows:,} rows x {cols:,} columns = {rows * cols:,} cells"
+                found = f"a dimension of {ref} ({size}) declared"
+                raise _too_many_cells(name, title, found, limits.xlsx_max_cells)
+        row_tags = (b"<" + prefix + b"row ", b"<" + prefix + b"row>")
+        cell_tags = (b"<" + prefix + b"c ", b"<" + prefix + b"c>")
+        keep = max(len(t) for t in row_tags + cell_tags) - 1
+        rows = cells = 0
+        tail = b""
+        while chunk:
+            window = tail + chunk  # a tag cut between two chunks is counted once
+            rows += sum(window.count(t) - tail.count(t) for t in row_tags)
+            cells += sum(window.count(t) - tail.count(t) for t in cell_tags)
+            if rows > limits.xlsx_max_rows:
+                found = f"more than {limits.xlsx_max_rows:,} rows"
+                raise _too_many_rows(name, title, found, limits.xlsx_max_rows)
+            if cells > limits.xlsx_max_cells:
+                found = f"more than {limits.xlsx_max_cells:,} cells"
+                raise _too_many_cells(name, title, found, limits.xlsx_max_cells)
+            tail = chunk[-keep:]
+            chunk = fh.read(_CHUNK)
+
+
+def open_xlsx(path: Path, name: str, limits: Settings | None = None) -> Any:
+    """The openpyxl workbook (read-only, values), once check_xlsx has passed; close it after."""
+    import openpyxl
+
+    check_xlsx(path, name, limits)
+    try:
+        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
+        raise _damaged(name, "Excel (.xlsx)", exc) from exc
+
+
+def _check_xls_size(path: Path, name: str, limits: Settings) -> None:
+    size = path.stat().st_size  # an .xls is not packed: xlrd holds all of it in memory
+    if size > limits.xlsx_max_uncompressed_bytes:
+        raise MidexError(
+            f"{name}: the workbook is {size:,} bytes, over the limit of "
+            f"{limits.xlsx_max_uncompressed_bytes:,} bytes; {_TO_DO}"
+        )
+
+
+def _too_many_rows(name: str, title: str, found: str, limit: int) -> MidexError:
+    return MidexError(
+        f"{name}: sheet {title!r} has {found}, over the limit of {limit:,} rows for a "
+        "workbook: send the data as CSV (it has no such limit and is read far faster), or "
+        "split the workbook into smaller ones"
+    )
+
+
+def _too_many_cells(name: str, title: str, found: str, limit: int) -> MidexError:
+    return MidexError(
+        f"{name}: sheet {title!r} has {found}, over the limit of {limit:,} cells for a "
+        "workbook: delete the unused rows and columns (Ctrl+End in Excel goes to the last cell "
+        "it counts), send the data as CSV, or split the workbook into smaller ones"
+    )
+
+
+def _xlsx_rows(ws: Any, name: str, title: str, limits: Settings) -> list[list[str]]:
+    """Every row the sheet holds: not only those its <dimension> tag admits to (openpyxl's
+    read-only mode stops at the tag's last row and cuts or pads every row to its width).
+    Rows and cells are counted again as they are read: check_xlsx counted tags."""
+    ws.reset_dimensions()
+    rows: list[list[str]] = []
+    cells = 0
+    for values in ws.iter_rows(values_only=True):
+        if len(rows) == limits.xlsx_max_rows:
+            found = f"more than {limits.xlsx_max_rows:,} rows"
+            raise _too_many_rows(name, title, found, limits.xlsx_max_rows)
+        row = _texts(values)
+        cells += len(row)
+        if cells > limits.xlsx_max_cells:
+            found = f"more than {limits.xlsx_max_cells:,} cells"
+            raise _too_many_cells(name, title, found, limits.xlsx_max_cells)
+        rows.append(row)
+    return rows
+
+
+def first_rows(
+    path: Path, name: str, sheet: str | int | None, count: int
+) -> list[list[str]] | None:
+    """The first `count` rows of an .xlsx sheet (for detection), checked and opened as
+    read_sheet does; None when the workbook has no such sheet (IndexError for a bad index)."""
+    wb = open_xlsx(path, name)
+    try:
+        names = list(wb.sheetnames)
+        title = names[0] if sheet is None else sheet if isinstance(sheet, str) else names[sheet]
+        if title not in names or not hasattr(wb[title], "iter_rows"):
+            return None
+        ws = wb[title]
+        ws.reset_dimensions()  # else every row is cut or padded to the tag's width
+        return [_texts(values) for values in ws.iter_rows(max_row=count, values_only=True)]
+    finally:
+        wb.close()
+
+
+def _texts(values: tuple[Any, ...]) -> list[str]:
+    """A row's cells as text, trailing empty ones left out before they are turned into text
+    (a formatted empty cell in column XFD makes a row of 16,384 values)."""
+    end = len(values)
+    if values.count(None) == end:  # counted in C: an empty row costs little however wide
+        return []
+    while values[end - 1] is None:
+        end -= 1
+    return _trim([cell_text(v) for v in values[:end]])
+
+
 def sheet_names(path: Path, name: str) -> list[str]:
     found = kind(path)
     if found == "xlsx":
-        import openpyxl
-
-        try:
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise _damaged(name, "Excel (.xlsx)", exc) from exc
+        wb = open_xlsx(path, name)
         try:
             return list(wb.sheetnames)
         finally:
@@ -193,6 +426,7 @@ def sheet_names(path: Path, name: str) -> list[str]:
     if found == "xls":
         import xlrd
 
+        _check_xls_size(path, name, get_settings())
         try:
             return list(xlrd.open_workbook(path, on_demand=True).sheet_names())
         except Exception as exc:  # xlrd raises its own XLRDError and struct/assertion errors
@@ -203,30 +437,38 @@ def sheet_names(path: Path, name: str) -> list[str]:
 def read_sheet(path: Path, name: str, sheet: str | int | None = None) -> Sheet:
     """One sheet of an Excel workbook as text rows (trailing empty cells trimmed)."""
     found = check_readable(path, name)
+    limits = get_settings()
     if found == "xlsx":
-        import openpyxl
-
+        wb = open_xlsx(path, name, limits)
         try:
-            wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-            try:
-                title = _pick(list(wb.sheetnames), sheet, name)
-                rows = [
-                    _trim([cell_text(v) for v in r]) for r in wb[title].iter_rows(values_only=True)
-                ]
-            finally:
-                wb.close()
+            title = _pick(list(wb.sheetnames), sheet, name)
+            ws = wb[title]
+            if not hasattr(ws, "iter_rows"):
+                raise MidexError(
+                    f"{name}: sheet {title!r} is a chart, not a table of cells; "
+                    "check that this is the right file for the chosen format"
+                )
+            rows = _xlsx_rows(ws, name, title, limits)
         except MidexError:
             raise
         except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
             raise _damaged(name, "Excel (.xlsx)", exc) from exc
+        finally:
+            wb.close()
         return Sheet(title, rows)
     if found == "xls":
         import xlrd
 
+        _check_xls_size(path, name, limits)
         try:
             book = xlrd.open_workbook(path, on_demand=True)
             title = _pick(list(book.sheet_names()), sheet, name)
             ws = book.sheet_by_name(title)
+            if ws.nrows > limits.xlsx_max_rows:
+                raise _too_many_rows(name, title, f"{ws.nrows:,} rows", limits.xlsx_max_rows)
+            if ws.nrows * ws.ncols > limits.xlsx_max_cells:
+                size = f"{ws.nrows:,} rows x {ws.ncols:,} columns, {ws.nrows * ws.ncols:,} cells"
+                raise _too_many_cells(name, title, size, limits.xlsx_max_cells)
             rows = [_trim([cell_text(v) for v in ws.row_values(i)]) for i in range(ws.nrows)]
         except MidexError:
             raise
