@@ -630,3 +630,32 @@ def test_an_expired_token_no_longer_works(tmp_path: Path, cli) -> None:  # type:
     assert verify_token(catalog, token) is None
     fresh, _ = issue_token(catalog, "consumer", "no expiry")
     assert verify_token(catalog, fresh) is not None
+
+
+@pytest.mark.fault
+def test_twenty_uploads_at_once_land_each_file_once(deployment: dict) -> None:
+    """20 providers' uploads arriving together (threads, one connection each): every one is
+    answered, lands unchanged and is one submission; identical retries among them are one."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, token = deployment["url"], deployment["tokens"]["admin"]
+    ctx = deployment["ctx"]
+    before = {s.id for s in ctx.catalog.submissions()}
+    bodies = [MX_FILE.replace(b"2022", f"{2100 + i}".encode()) for i in range(18)]
+    bodies += [bodies[0], bodies[0]]  # a provider whose upload is retried twice at once
+
+    def send(body: bytes) -> httpx.Response:
+        with httpx.Client(base_url=url, timeout=60,
+                          headers={"Authorization": f"Bearer {token}"}) as c:  # fmt: skip
+            return c.post("/api/submissions", files={"file": ("same-name.csv", body)},
+                          data={"provider": "MX_INEGI"})  # fmt: skip
+
+    with ThreadPoolExecutor(20) as pool:
+        answers = list(pool.map(send, bodies))
+    assert all(r.status_code in (200, 202) for r in answers), [r.text for r in answers]
+    new = [s for s in ctx.catalog.submissions() if s.id not in before]
+    assert len({s.sha256 for s in new}) == 18  # every distinct file, once each
+    assert len(new) <= 20 and len(new) >= 18
+    for s in new:
+        landed = Path(s.landing_uri).read_bytes()
+        assert hashlib.sha256(landed).hexdigest() == s.sha256
