@@ -206,7 +206,10 @@ def parse(ctx: Context, sub: Submission) -> Submission:
         parsed = read_submission(landed_path, sub.format, sub.file_name)
     table = parsed.table
     if table.num_rows == 0:
-        raise MidexError(f"{sub.file_name}: the file has a header but no data rows")
+        raise MidexError(
+            f"{sub.file_name}: the file has a header but no data rows; put the figures below "
+            "the header, one row per value, and resubmit"
+        )
     ctx.lake.write_arrow(table, ctx.lake.submission_dir("raw", sub.id))
     return ctx.catalog.update_submission(
         sub.id,

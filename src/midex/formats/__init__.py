@@ -101,7 +101,7 @@ def detect_format(path: Path) -> str:
             found = spec.detect(path)
             if found:
                 return found if isinstance(found, str) else spec.name
-        except (OSError, ValueError, UnicodeDecodeError, MidexError, zipfile.BadZipFile):
+        except (OSError, ValueError, SyntaxError, MidexError, zipfile.BadZipFile):
             # a damaged file is not recognised here; its reader says what is wrong with it
             continue
     return "template"

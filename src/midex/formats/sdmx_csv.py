@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from midex.errors import MidexError
 from midex.formats import FormatSpec, ParsedFile
 from midex.formats.sdmx_map import read_sdmx_message
-from midex.formats.sheets import check_readable, head, kind
+from midex.formats.sheets import check_readable, check_text_bytes, detect_encoding, head, kind
 
 
 def detect(path: Path) -> bool:
@@ -19,8 +20,33 @@ def detect(path: Path) -> bool:
     return cells[:1] == ["DATAFLOW"] or cells[:2] == ["STRUCTURE", "STRUCTURE_ID"]
 
 
+# pysdmx sniffs the header line's dialect, in time that grows much faster than the line (48 KB:
+# 12 s); an SDMX-CSV header names a few dozen columns
+MAX_HEADER_BYTES = 8 * 1024
+
+
 def read(path: Path, name: str) -> ParsedFile:
-    check_readable(path, name)
+    found = check_readable(path, name)
+    if found != "text":
+        raise MidexError(
+            f"{name}: cannot read as sdmx-csv (this is an {found} file, not SDMX-CSV text); "
+            "export the data again as SDMX-CSV, or choose the file's own format"
+        )
+    start = head(path)
+    encoding = detect_encoding(start)
+    if not encoding.startswith("utf-8"):
+        raise MidexError(
+            f"{name}: SDMX-CSV is UTF-8 text, and this file is not (it reads as {encoding}); "
+            "save it as CSV UTF-8 and resubmit"
+        )
+    check_text_bytes(path, name, encoding)  # NUL bytes, or other encodings further down
+    first = start.split(b"\n", 1)[0]
+    if len(first) > MAX_HEADER_BYTES and b"\n" not in start[:MAX_HEADER_BYTES]:
+        raise MidexError(
+            f"{name}: cannot read as sdmx-csv: line 1 (the header) is longer than "
+            f"{MAX_HEADER_BYTES // 1024} KB, and an SDMX-CSV header names a few columns; check "
+            "that this is an SDMX-CSV file"
+        )
     return read_sdmx_message(path, name, "sdmx-csv")
 
 

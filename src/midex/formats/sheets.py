@@ -330,6 +330,10 @@ def _check_sheet(zf: zipfile.ZipFile, part: str, name: str, title: str, limits: 
             chunk = fh.read(_CHUNK)
 
 
+# what openpyxl raises on a damaged workbook: a bad zip, a missing part, a cut or malformed XML
+_DAMAGED = (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, ElementTree.ParseError)
+
+
 def open_xlsx(path: Path, name: str, limits: Settings | None = None) -> Any:
     """The openpyxl workbook (read-only, values), once check_xlsx has passed; close it after."""
     import openpyxl
@@ -337,7 +341,7 @@ def open_xlsx(path: Path, name: str, limits: Settings | None = None) -> Any:
     check_xlsx(path, name, limits)
     try:
         return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
+    except _DAMAGED as exc:
         raise _damaged(name, "Excel (.xlsx)", exc) from exc
 
 
@@ -451,7 +455,7 @@ def read_sheet(path: Path, name: str, sheet: str | int | None = None) -> Sheet:
             rows = _xlsx_rows(ws, name, title, limits)
         except MidexError:
             raise
-        except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as exc:
+        except _DAMAGED as exc:
             raise _damaged(name, "Excel (.xlsx)", exc) from exc
         finally:
             wb.close()

@@ -85,7 +85,13 @@ def read(path: Path, name: str) -> pa.Table:
                 "'CSV UTF-8' and resubmit"
             ) from exc
     text_head = head.decode(encoding, errors="replace")
-    first_line = text_head.splitlines()[0] if text_head else ""
+    first_line = text_head.lstrip("\ufeff").splitlines()[0] if text_head.strip("\ufeff") else ""
+    if not first_line.strip():
+        raise MidexError(
+            f"{name}: row 1 is empty, but the template's first row names its columns "
+            "(REF_AREA, INDICATOR, TIME_PERIOD, OBS_VALUE …); start from a blank template "
+            "(`midex template`) and resubmit"
+        )
     delimiter = _detect_delimiter(first_line)
     header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
     header = [h.strip().upper() for h in header]
