@@ -120,16 +120,19 @@ def render_text(title: str, findings: list[Finding], notes: list[str] | None = N
 
 
 def render_csv(findings: list[Finding]) -> str:
-    """One line per finding, with a header."""
+    """One line per finding, with a header; a submitted value or message that begins like a
+    formula is prefixed with ' (midex.csvsafe), the JSON report keeps the exact text."""
     import csv
     import io
+
+    from midex.csvsafe import safe_cell
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FIELDS)
     for f in findings:
         d = f.to_dict()
-        writer.writerow(["" if d[k] is None else d[k] for k in FIELDS])
+        writer.writerow(["" if d[k] is None else safe_cell(d[k]) for k in FIELDS])
     return out.getvalue()
 
 

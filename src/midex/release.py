@@ -32,6 +32,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from midex.catalog import Catalog, Release, utcnow
+from midex.csvsafe import safe_array, safe_cell, safe_table, safe_text
 from midex.errors import MidexError
 from midex.lake import Lake
 from midex.resolve import RESOLVED_TABLES, read_state, resolved_dir
@@ -144,17 +145,18 @@ def _definitions(schema: Schema, table_names: list[str]) -> dict[str, dict[str, 
 
 
 def _csv_ready(table: pa.Table) -> pa.Table:
-    """List columns joined with ';' (CSV has no lists); the other columns as they are."""
+    """List columns joined with ';' (CSV has no lists); text that begins like a formula
+    prefixed with ' (midex.csvsafe); the other columns as they are."""
     columns = []
     for field, column in zip(table.schema, table.columns, strict=True):
         if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
             column = pc.binary_join(column.cast(pa.list_(pa.string())), ";")
-        columns.append(column)
+        columns.append(safe_array(column))
     return pa.table(columns, names=table.column_names)
 
 
 def _csv_bytes(table: pa.Table) -> bytes:
-    """CSV of a table; list columns joined with ';' (CSV has no lists)."""
+    """CSV of a table; list columns joined with ';' (CSV has no lists), text spreadsheet-safe."""
     buffer = pa.BufferOutputStream()
     pacsv.write_csv(_csv_ready(table), buffer)
     return buffer.getvalue().to_pybytes()
@@ -479,7 +481,8 @@ def _cell(value: Any) -> str:
 def sdmx_csv(release: Release, table: str) -> str:
     """The table as SDMX-CSV 2.0: STRUCTURE, STRUCTURE_ID, ACTION, dimensions, OBS_VALUE,
     attributes. Long tables keep their dimensions; wide tables are melted, one row per value,
-    with a MEASURE dimension and the column's unit as UNIT_MEASURE."""
+    with a MEASURE dimension and the column's unit as UNIT_MEASURE. Text that begins like a
+    formula is prefixed with ' (midex.csvsafe)."""
     manifest = read_manifest(release)
     entry = manifest["tables"].get(table)
     data = read_table(release, table)
@@ -487,7 +490,7 @@ def sdmx_csv(release: Release, table: str) -> str:
         raise MidexError(f"table {table} has no SDMX structure; export it as csv or parquet")
     version = entry.get("version") or 1
     structure_id = f"{SDMX_AGENCY}:DF_{table.upper()}({version}.0)"
-    rows = data.to_pylist()
+    rows = safe_table(data).to_pylist()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     if entry["layout"] == "long":
@@ -515,7 +518,7 @@ def sdmx_csv(release: Release, table: str) -> str:
             writer.writerow(
                 ["dataflow", structure_id, "I"]
                 + [_cell(r[g]) for g in grain]
-                + [m, _cell(r[m]), units.get(m, "")]
+                + [safe_text(m), _cell(r[m]), safe_cell(units.get(m, ""))]
             )
     return out.getvalue()
 
