@@ -7,3 +7,8 @@ class MidexError(Exception):
 
 class UsageError(MidexError):
     """The command was called wrongly (exit status 2)."""
+
+
+class BudgetExceeded(RuntimeError):
+    """A stage went past its time or memory budget and was stopped (the submission ends failed:
+    a retry may pass on a quieter machine or with a larger budget)."""

@@ -14,13 +14,14 @@ import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from midex.catalog import (
     BATCH_RETRIED,
+    INTERRUPTED,
     Catalog,
     Provider,
     ProviderKind,
@@ -31,9 +32,10 @@ from midex.catalog import (
     open_catalog,
     utcnow,
 )
-from midex.errors import MidexError
+from midex.errors import BudgetExceeded, MidexError
 from midex.findings import Finding, summarise, write_findings
-from midex.formats import check_format, detect_format, read_submission
+from midex.formats import check_format, detect_format
+from midex.isolation import Interrupted, read_isolated
 from midex.lake import Lake
 from midex.landing import LandedFile, land, local_copy
 from midex.owners import owner_name
@@ -56,6 +58,9 @@ class Context:
     catalog: Catalog
     lake: Lake
     schema: Schema
+    # set when the process is stopping (the service on SIGTERM): a running stage is cut short
+    # and recorded as interrupted, and no other stage starts
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def open(cls, settings: Settings | None = None) -> Context:
@@ -173,9 +178,14 @@ def _run_stage(ctx: Context, sub: Submission, stage: str, fn) -> Submission:  # 
     """Run one stage with an audit record. A MidexError (bad input) rejects the submission with
     its message as an error finding; anything else marks it failed (rerunnable) and re-raises."""
     assert sub.id is not None
+    if ctx.stopping.is_set():
+        raise Interrupted(f"{stage} of submission {sub.id} not started: the process is stopping")
     run_id = ctx.catalog.start_stage(sub.id, stage)
     try:
         result = fn(sub)
+    except Interrupted as exc:
+        ctx.catalog.finish_stage(run_id, False, f"{INTERRUPTED}: {exc}")
+        raise  # the submission keeps its status: the next run takes it up again
     except MidexError as exc:
         ctx.catalog.finish_stage(run_id, False, str(exc))
         finding = Finding("error", "file_unreadable", None, None, None, None, None, str(exc))
@@ -190,7 +200,15 @@ def _run_stage(ctx: Context, sub: Submission, stage: str, fn) -> Submission:  # 
             validation=summarise([finding]),
         )
     except Exception as exc:
+        if ctx.stopping.is_set():  # its Spark jobs were cancelled because the process stops
+            ctx.catalog.finish_stage(run_id, False, f"{INTERRUPTED}: the process was stopping")
+            raise Interrupted(
+                f"{stage} of submission {sub.id} stopped: the process is stopping"
+            ) from exc
         ctx.catalog.finish_stage(run_id, False, "".join(traceback.format_exception(exc))[-4000:])
+        if isinstance(exc, BudgetExceeded):  # the provider's report says why too
+            finding = Finding("error", "budget_exceeded", None, None, None, None, None, str(exc))
+            write_findings(ctx.lake.findings_file(sub.id), [finding])
         ctx.catalog.update_submission(
             sub.id, status=SubmissionStatus.failed, error=f"{stage} failed: {exc}"
         )
@@ -202,15 +220,25 @@ def _run_stage(ctx: Context, sub: Submission, stage: str, fn) -> Submission:  # 
 def parse(ctx: Context, sub: Submission) -> Submission:
     """landing -> raw/submission=<id>: the file's rows as submitted strings, with lineage."""
     assert sub.id is not None
-    with local_copy(ctx.settings, sub.landing_uri) as landed_path:
-        parsed = read_submission(landed_path, sub.format, sub.file_name)
-    table = parsed.table
-    if table.num_rows == 0:
-        raise MidexError(
-            f"{sub.file_name}: the file has a header but no data rows; put the figures below "
-            "the header, one row per value, and resubmit"
-        )
-    ctx.lake.write_arrow(table, ctx.lake.submission_dir("raw", sub.id))
+    settings = ctx.settings
+    with (
+        local_copy(settings, sub.landing_uri) as landed_path,
+        read_isolated(
+            landed_path,
+            sub.format,
+            sub.file_name,
+            seconds=settings.parse_budget_s,
+            memory_mb=settings.parse_memory_mb,
+            stop=ctx.stopping,
+        ) as parsed,
+    ):
+        table = parsed.table
+        if table.num_rows == 0:
+            raise MidexError(
+                f"{sub.file_name}: the file has a header but no data rows; put the figures below "
+                "the header, one row per value, and resubmit"
+            )
+        ctx.lake.write_arrow(table, ctx.lake.submission_dir("raw", sub.id))
     return ctx.catalog.update_submission(
         sub.id,
         status=SubmissionStatus.parsed,
@@ -469,6 +497,12 @@ def _run_batch_stage(ctx: Context, subs: list[Submission], stage: str, batch, si
         try:
             results = batch(subs)
         except Exception as exc:
+            if ctx.stopping.is_set():
+                for run_id in runs:
+                    ctx.catalog.finish_stage(
+                        run_id, False, f"{INTERRUPTED}: the process was stopping"
+                    )
+                raise Interrupted(f"{stage} stopped: the process is stopping") from exc
             log.warning(
                 "%s of %d submissions at once failed (%s); one at a time", stage, len(subs), exc
             )
@@ -482,6 +516,8 @@ def _run_batch_stage(ctx: Context, subs: list[Submission], stage: str, batch, si
     for sub in subs:
         try:
             results.append(_run_stage(ctx, sub, stage, single))
+        except Interrupted:
+            raise
         except Exception as exc:  # recorded as failed in the catalog by _run_stage
             failures.append(f"submission {sub.id}: {exc}")
             log.exception("submission %s failed", sub.id)
@@ -563,6 +599,8 @@ def _process_claimed(
         if sub.status == SubmissionStatus.received:
             try:
                 sub = _run_stage(ctx, sub, "parse", lambda s: parse(ctx, s))
+            except Interrupted:
+                raise
             except Exception as exc:
                 failures.append(f"submission {sub.id}: {exc}")
                 log.exception("submission %s failed", sub.id)

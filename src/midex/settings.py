@@ -21,6 +21,8 @@
 | MIDEX_CLAIM_LEASE_S | 600                              | a processing claim's lease; renewed every third of it while its process works |
 | MIDEX_MAX_ATTEMPTS  | 3                                | crashes after which a submission is not retried automatically (`midex run --submission ID` still retries it) |
 | MIDEX_STAGE_BUDGET_S | 3600                            | wall time of a harmonise or validate stage (batch or one submission) before its Spark jobs are cancelled |
+| MIDEX_PARSE_BUDGET_S | 600                             | wall time of reading one file (in a process of its own) before it is stopped (0: none) |
+| MIDEX_PARSE_MEMORY_MB | 4096                           | address space of the process reading one file (0: no limit) |
 | MIDEX_AUTH_FAILURES_PER_MINUTE | 20                    | service: failed authentications a client address may make per minute before 429 |
 | MIDEX_XLSX_MAX_UNCOMPRESSED_BYTES | 524288000 (500 MB)      | largest unpacked .xlsx (all zip parts), or .xls file |
 | MIDEX_XLSX_MAX_RATIO | 100                             | largest unpacked/packed ratio of an .xlsx part ≥ 1 MiB, or of the whole zip (zip bomb) |
@@ -71,6 +73,11 @@ class Settings(BaseSettings):
     # its Spark jobs are cancelled: a batch is retried one submission at a time, and a
     # submission still too slow alone ends failed
     stage_budget_s: float = 3600.0
+    # reading one file runs in a child process (midex.isolation): its wall time, and its
+    # address space (RLIMIT_AS; a child that imported the readers uses ~0.3 GB of it, the
+    # largest real file ~…); 0 = no limit
+    parse_budget_s: float = 600.0
+    parse_memory_mb: int = 4096
     schemas: Path = _REPO_ROOT / "schemas"
     expectations: Path = _REPO_ROOT / "expectations"
     jobs: Path = _REPO_ROOT / "jobs"

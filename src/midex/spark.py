@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from midex.class_archive import java_options
+from midex.errors import BudgetExceeded
 from midex.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -102,10 +103,6 @@ def local_frame(spark: SparkSession, rows: Sequence[Sequence[Any]], schema: str)
     return table.select(
         *[F.col(f"c{j}").cast(f.dataType).alias(f.name) for j, f in enumerate(fields)]
     )
-
-
-class BudgetExceeded(RuntimeError):
-    """A stage ran past its time budget; its Spark jobs were cancelled."""
 
 
 @contextmanager

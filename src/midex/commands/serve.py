@@ -19,4 +19,7 @@ def register(app: typer.Typer) -> None:
         from midex.service import create_app
 
         typer.echo(f"midex service on http://{host}:{port}/ (API docs at /docs)")
-        uvicorn.run(create_app(), host=host, port=port, log_level="info")
+        # on SIGTERM: open requests get 5 s, then the worker stops (EmbeddedWorker.stop)
+        uvicorn.run(
+            create_app(), host=host, port=port, log_level="info", timeout_graceful_shutdown=5
+        )

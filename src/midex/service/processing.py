@@ -14,10 +14,12 @@ import logging
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from midex.catalog import SubmissionStatus
+from midex.isolation import Interrupted
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -70,13 +72,27 @@ class EmbeddedWorker(Processor):
         return self._spark
 
     def start(self) -> None:
+        self.ctx.stopping.clear()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="midex-worker")
         self._schedule_drain()  # whatever was pending before a restart
 
     def stop(self) -> None:
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Stop within seconds (SIGTERM): no new stage starts, a file being read is dropped
+        (its reader process killed), the running Spark jobs are cancelled; the stage cut short
+        is recorded as interrupted, its submission keeps its status and is taken up again at
+        the next start. Lake writes go through temporary folders, so nothing is half-written."""
+        if self._executor is None:
+            return
+        self.ctx.stopping.set()
+        executor, self._executor = self._executor, None
+        executor.shutdown(wait=False, cancel_futures=True)
+        done = threading.Event()
+        threading.Thread(
+            target=lambda: (executor.shutdown(wait=True), done.set()), daemon=True
+        ).start()
+        while not done.wait(0.2):
+            if self._spark is not None:
+                self._spark.sparkContext.cancelAllJobs()
 
     def alive(self) -> bool:
         return self._executor is not None
@@ -89,17 +105,38 @@ class EmbeddedWorker(Processor):
             return self._executor.submit(self._drain)
 
     def _drain(self) -> None:
-        from midex.pipeline import run
+        """Parse every file that waits (no Spark needed: a provider hears about an unreadable
+        file before the JVM has started), then take the rest to accepted or rejected."""
+        from midex.pipeline import parse_stage
 
         with self._lock:
             self._drain_queued = False
-        for sub in self.ctx.catalog.submissions(WORKER_STATUSES):
-            try:
-                _, failures = run(self.ctx, self.spark(), sub.id)
-                for failure in failures:
-                    log.error("processing failed: %s", failure)
-            except Exception:  # recorded as failed in the catalog; the worker goes on
-                log.exception("submission %s: processing crashed", sub.id)
+        try:
+            for sub in self.ctx.catalog.submissions((SubmissionStatus.received,)):
+                self._guarded(sub.id, lambda i=sub.id: parse_stage(self.ctx, i))
+            for sub in self.ctx.catalog.submissions(WORKER_STATUSES):
+                self._guarded(sub.id, lambda i=sub.id: self._run(i))
+        except Interrupted as exc:
+            log.info("%s", exc)
+
+    def _run(self, submission_id: int) -> None:
+        from midex.pipeline import run
+
+        _, failures = run(self.ctx, self.spark(), submission_id)
+        for failure in failures:
+            log.error("processing failed: %s", failure)
+
+    def _guarded(self, submission_id: int | None, work: Callable[[], Any]) -> None:
+        """`work` for one submission: a crash is logged (the catalog says failed) and the
+        worker goes on; stopping ends the drain (Interrupted)."""
+        if self.ctx.stopping.is_set():
+            raise Interrupted("the worker is stopping")
+        try:
+            work()
+        except Interrupted:
+            raise
+        except Exception:  # recorded as failed in the catalog; the worker goes on
+            log.exception("submission %s: processing crashed", submission_id)
 
     def notify(self, submission_id: int) -> str:
         self._schedule_drain()

@@ -1,0 +1,196 @@
+"""One poisoned submission cannot block the others (issue 20, item 6): a file is read in a
+process of its own under a time and a memory budget, and a stopping service stops within
+seconds, leaving nothing half-written and the cut stage to be taken up again.
+
+Real child processes, a real `midex serve` process and a real SIGTERM; no Spark needed (the
+parse stage runs without it, and the service parses before it starts the JVM)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from midex.catalog import INTERRUPTED, ProviderKind, SubmissionStatus
+from midex.errors import BudgetExceeded
+from midex.findings import read_findings
+from tests.service_support import free_port
+
+pytestmark = pytest.mark.fault
+
+HEADER = "REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE\n"
+BIG_ROWS = 2_000_000
+
+
+@pytest.fixture(scope="module")
+def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A valid template CSV of 2,000,000 rows (43 MB): read in ~1 s, needing ~1 GB of address
+    space (measured: refused at 800 MB, read at 1,000 MB)."""
+    path = tmp_path_factory.mktemp("big") / "big.csv"
+    block = "".join(f"MEX,GDP,{1900 + i % 120},{i}.5\n" for i in range(200_000))
+    with path.open("w", encoding="utf-8") as f:
+        f.write(HEADER)
+        for _ in range(BIG_ROWS // 200_000):
+            f.write(block)
+    return path
+
+
+def _small(path: Path) -> Path:
+    path.write_text(HEADER + "GTM,GDP,2020,1.5\nGTM,GDP,2021,1.6\n", encoding="utf-8")
+    return path
+
+
+def _leftovers(lake: Path) -> list[Path]:
+    return [p for p in lake.rglob(".*") if p.name.startswith((".tmp-", ".stage-"))]
+
+
+def _parse_folders() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob("midex-parse-*")}
+
+
+def test_a_file_past_its_memory_budget_fails_and_the_next_is_read(ctx, tmp_path, big_file) -> None:  # type: ignore[no-untyped-def]
+    from midex.pipeline import parse_stage, submit
+
+    ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
+    poisoned = submit(ctx, big_file, "WB")
+    other = submit(ctx, _small(tmp_path / "small.csv"), "WB")
+    ctx.settings.parse_memory_mb = 800
+    before = _parse_folders()
+    with pytest.raises(BudgetExceeded):
+        parse_stage(ctx, poisoned.id)
+    failed = ctx.catalog.submission(poisoned.id)
+    assert failed.status == SubmissionStatus.failed
+    assert "needed more than its memory budget of 800 MB (MIDEX_PARSE_MEMORY_MB)" in failed.error
+    assert "send the file as CSV, split it" in failed.error
+    (finding,) = read_findings(ctx.lake.findings_file(poisoned.id))
+    assert finding.rule == "budget_exceeded" and finding.severity == "error"
+    assert ctx.catalog.failed_attempts([poisoned.id]) == {poisoned.id: 1}  # counts as an attempt
+    parsed = parse_stage(ctx, other.id)  # the next file is read as if nothing happened
+    assert parsed.status == SubmissionStatus.parsed and parsed.rows_raw == 2
+    assert not ctx.lake.submission_dir("raw", poisoned.id).exists()
+    assert _leftovers(ctx.settings.lake) == [] and _parse_folders() == before
+    ctx.settings.parse_memory_mb = 4096  # the default reads it in full
+    assert parse_stage(ctx, poisoned.id).rows_raw == BIG_ROWS
+
+
+def test_a_file_past_its_time_budget_is_stopped_and_fails_saying_why(ctx, big_file) -> None:  # type: ignore[no-untyped-def]
+    from midex.pipeline import parse_stage, submit
+
+    ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
+    sub = submit(ctx, big_file, "WB")
+    ctx.settings.parse_budget_s = 0.2  # measured: this file takes 0.8–2.4 s to read
+    started = time.monotonic()
+    with pytest.raises(BudgetExceeded):
+        parse_stage(ctx, sub.id)
+    took = time.monotonic() - started
+    failed = ctx.catalog.submission(sub.id)
+    assert failed.status == SubmissionStatus.failed
+    assert f"reading {big_file.name} ran past its time budget of 0.2 s" in failed.error
+    assert "MIDEX_PARSE_BUDGET_S" in failed.error
+    assert took < 5, f"the reader was not stopped at its budget: {took:.1f} s"
+    assert not ctx.lake.submission_dir("raw", sub.id).exists()
+
+
+def test_stopping_cuts_a_read_short_and_keeps_the_submission_waiting(ctx, big_file) -> None:  # type: ignore[no-untyped-def]
+    from midex.isolation import Interrupted
+    from midex.pipeline import parse_stage, pending, submit
+
+    ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
+    sub = submit(ctx, big_file, "WB")
+    outcome: list[BaseException | None] = []
+
+    def work() -> None:
+        try:
+            parse_stage(ctx, sub.id)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - the test reads it
+            outcome.append(exc)
+
+    before = _parse_folders()
+    worker = threading.Thread(target=work)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while not (_parse_folders() - before):  # the reader process has started on the file
+        assert time.monotonic() < deadline and worker.is_alive(), "the read never started"
+        time.sleep(0.005)
+    ctx.stopping.set()
+    worker.join(timeout=5)
+    assert not worker.is_alive(), "the stage did not stop within 5 s"
+    assert isinstance(outcome[0], Interrupted)
+    (run,) = ctx.catalog.stage_runs(sub.id)
+    assert run.finished_at is not None and run.message.startswith(INTERRUPTED)
+    assert ctx.catalog.submission(sub.id).status == SubmissionStatus.received  # waits again
+    assert ctx.catalog.failed_attempts([sub.id]) == {}  # a stop is not the file's failure
+    assert [s.id for s in pending(ctx)] == [sub.id]
+    assert _leftovers(ctx.settings.lake) == [] and _parse_folders() == before
+    assert not ctx.lake.submission_dir("raw", sub.id).exists()
+
+
+def test_the_service_stops_within_seconds_on_sigterm(midex_home, tmp_path, big_file, cli) -> None:  # type: ignore[no-untyped-def]
+    """A real `midex serve`, a 43 MB upload being read, SIGTERM: the process ends within
+    seconds, the stage is closed as interrupted and the file waits for the next start."""
+    from midex.catalog import open_catalog
+
+    assert (
+        cli(
+            "provider", "add", "MX_INEGI", "--name", "INEGI", "--kind", "national", "--areas", "MEX"
+        ).code
+        == 0
+    )
+    token = cli("provider", "token", "MX_INEGI", "--json").json()["token"]
+    port = free_port()
+    env = {**os.environ, "MIDEX_PARSE_BUDGET_S": "600"}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "midex"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "service did not start"
+            time.sleep(0.1)
+        with big_file.open("rb") as f:
+            r = httpx.post(
+                url + "/api/submissions",
+                files={"file": ("big.csv", f)},
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=60,
+            )
+        assert r.status_code == 202, r.text
+        sid = r.json()["id"]
+        catalog = open_catalog(None)
+        deadline = time.monotonic() + 30
+        while not catalog.stage_runs(sid):  # the worker is reading it
+            assert time.monotonic() < deadline, "the worker never started on the file"
+            time.sleep(0.01)
+        stopped_at = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=20)
+        took = time.monotonic() - stopped_at
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    assert took < 10, f"the service took {took:.1f} s to stop"
+    (run,) = catalog.stage_runs(sid)
+    assert run.stage == "parse" and run.finished_at is not None
+    assert run.message.startswith(INTERRUPTED), run.message
+    assert catalog.submission(sid).status == SubmissionStatus.received
+    assert _leftovers(midex_home / "lake") == []
