@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from midex.catalog import INTERRUPTED, ProviderKind, SubmissionStatus
 from midex.errors import BudgetExceeded
 from midex.findings import read_findings
+from midex.owners import HOST
 from tests.service_support import free_port
 
 pytestmark = pytest.mark.fault
@@ -52,8 +52,8 @@ def _leftovers(lake: Path) -> list[Path]:
     return [p for p in lake.rglob(".*") if p.name.startswith((".tmp-", ".stage-"))]
 
 
-def _parse_folders() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("midex-parse-*")}
+def _parse_folders(home: Path) -> set[str]:
+    return {p.name for p in (home / "work").glob("parse-*")}
 
 
 def test_a_file_past_its_memory_budget_fails_and_the_next_is_read(ctx, tmp_path, big_file) -> None:  # type: ignore[no-untyped-def]
@@ -63,7 +63,12 @@ def test_a_file_past_its_memory_budget_fails_and_the_next_is_read(ctx, tmp_path,
     poisoned = submit(ctx, big_file, "WB")
     other = submit(ctx, _small(tmp_path / "small.csv"), "WB")
     ctx.settings.parse_memory_mb = 800
-    before = _parse_folders()
+    # what a reader killed with its parent (kill -9) left: removed by the next read
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    leftover = ctx.settings.home / "work" / f"parse-{HOST}-{dead}-0badf00d"
+    leftover.mkdir(parents=True)
+    before = _parse_folders(ctx.settings.home) - {leftover.name}
     with pytest.raises(BudgetExceeded):
         parse_stage(ctx, poisoned.id)
     failed = ctx.catalog.submission(poisoned.id)
@@ -76,7 +81,7 @@ def test_a_file_past_its_memory_budget_fails_and_the_next_is_read(ctx, tmp_path,
     parsed = parse_stage(ctx, other.id)  # the next file is read as if nothing happened
     assert parsed.status == SubmissionStatus.parsed and parsed.rows_raw == 2
     assert not ctx.lake.submission_dir("raw", poisoned.id).exists()
-    assert _leftovers(ctx.settings.lake) == [] and _parse_folders() == before
+    assert _leftovers(ctx.settings.lake) == [] and _parse_folders(ctx.settings.home) == before
     ctx.settings.parse_memory_mb = 4096  # the default reads it in full
     assert parse_stage(ctx, poisoned.id).rows_raw == BIG_ROWS
 
@@ -114,11 +119,13 @@ def test_stopping_cuts_a_read_short_and_keeps_the_submission_waiting(ctx, big_fi
         except BaseException as exc:  # noqa: BLE001 - the test reads it
             outcome.append(exc)
 
-    before = _parse_folders()
+    before = _parse_folders(ctx.settings.home)
     worker = threading.Thread(target=work)
     worker.start()
     deadline = time.monotonic() + 30
-    while not (_parse_folders() - before):  # the reader process has started on the file
+    while not (
+        _parse_folders(ctx.settings.home) - before
+    ):  # the reader process has started on the file
         assert time.monotonic() < deadline and worker.is_alive(), "the read never started"
         time.sleep(0.005)
     ctx.stopping.set()
@@ -130,7 +137,7 @@ def test_stopping_cuts_a_read_short_and_keeps_the_submission_waiting(ctx, big_fi
     assert ctx.catalog.submission(sub.id).status == SubmissionStatus.received  # waits again
     assert ctx.catalog.failed_attempts([sub.id]) == {}  # a stop is not the file's failure
     assert [s.id for s in pending(ctx)] == [sub.id]
-    assert _leftovers(ctx.settings.lake) == [] and _parse_folders() == before
+    assert _leftovers(ctx.settings.lake) == [] and _parse_folders(ctx.settings.home) == before
     assert not ctx.lake.submission_dir("raw", sub.id).exists()
 
 
@@ -193,4 +200,4 @@ def test_the_service_stops_within_seconds_on_sigterm(midex_home, tmp_path, big_f
     assert run.stage == "parse" and run.finished_at is not None
     assert run.message.startswith(INTERRUPTED), run.message
     assert catalog.submission(sid).status == SubmissionStatus.received
-    assert _leftovers(midex_home / "lake") == []
+    assert _leftovers(midex_home / "lake") == [] and _parse_folders(midex_home) == set()

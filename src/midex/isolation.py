@@ -25,7 +25,6 @@ import multiprocessing
 import os
 import resource
 import shutil
-import tempfile
 import threading
 import time
 import traceback
@@ -39,6 +38,7 @@ import pyarrow as pa
 
 from midex.errors import BudgetExceeded, MidexError
 from midex.formats import ParsedFile
+from midex.lake import owned_suffix, remove_leftovers
 
 # what the server process imports once, so that each child starts reading at once
 PRELOAD = ["midex.formats.warm", "pyarrow.csv", "pandas", "openpyxl"]
@@ -103,14 +103,19 @@ def read_isolated(
     *,
     seconds: float,
     memory_mb: int,
+    workdir: Path,
     stop: threading.Event | None = None,
 ) -> Iterator[ParsedFile]:
     """`formats.read_submission(path, fmt, name)` in a child process under the budgets (0: none);
-    the parsed file is valid inside the block (its table is memory-mapped from a temporary file
-    removed after it). Raises MidexError (the file's own problem) as the reader does,
-    BudgetExceeded past a budget or when the reader dies, Interrupted when `stop` is set."""
+        the parsed file is valid inside the block (its table is memory-mapped from a temporary file
+        removed after it; `workdir/parse-<owner>`, where the leftovers of dead processes are removed
+    first). Raises MidexError (the file's own problem) as the reader does,
+        BudgetExceeded past a budget or when the reader dies, Interrupted when `stop` is set."""
     ctx = _forkserver()
-    folder = Path(tempfile.mkdtemp(prefix="midex-parse-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(workdir, "parse-")
+    folder = workdir / f"parse-{owned_suffix()}"
+    folder.mkdir()
     try:
         out = folder / "table.arrow"
         receiving, sending = ctx.Pipe(duplex=False)

@@ -229,6 +229,7 @@ def parse(ctx: Context, sub: Submission) -> Submission:
             sub.file_name,
             seconds=settings.parse_budget_s,
             memory_mb=settings.parse_memory_mb,
+            workdir=settings.home / "work",
             stop=ctx.stopping,
         ) as parsed,
     ):
