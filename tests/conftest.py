@@ -86,6 +86,17 @@ def cli():
     return run_cli
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by the resources its fixtures need, so `-m spark` / `-m postgres` and
+    their negations select by what a test really uses (catalog_url marks its PostgreSQL case)."""
+    for item in items:
+        needs = set(getattr(item, "fixturenames", ()))
+        if "spark" in needs:
+            item.add_marker(pytest.mark.spark)
+        if "postgres_url" in needs:
+            item.add_marker(pytest.mark.postgres)
+
+
 def _pg_available() -> str | None:
     try:
         import sqlalchemy as sa
@@ -121,8 +132,9 @@ def postgres_url() -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def catalog_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A catalog URL on each engine: every test taking it runs on SQLite and on PostgreSQL."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.db'}"
     return request.getfixturevalue("postgres_url")

@@ -1,5 +1,5 @@
 """Helpers for the service tests: a real uvicorn server in a thread on a free loopback port,
-a tiny stand-in for Airflow's REST API, and a release written with pyarrow."""
+a tiny stand-in for Airflow's REST API, and a small release published by midex itself."""
 
 from __future__ import annotations
 
@@ -9,14 +9,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 
 def free_port() -> int:
@@ -113,62 +110,52 @@ def wait_final(client: httpx.Client, submission_id: int, timeout: float = 900) -
         time.sleep(0.5)
 
 
-def write_release(ctx: Any, number: int, embargo_until: datetime | None = None) -> Any:
-    """A release folder as midex.release.publish lays it out (one Parquet file per table and a
-    manifest), written with pyarrow so these tests need no Spark; the catalog entry points at it."""
-    from midex.catalog import Release
-    from midex.release import _definitions, sha256_file
+# The release the service tests read: three small files in the submission template, one per
+# provider, submitted, processed and published by midex itself (file line 1 is the header).
+RELEASE_PROVIDERS = {
+    "MX_INEGI": ("INEGI", "national", ["MEX"]),
+    "PH_PSA": ("PSA", "national", ["PHL"]),
+    "WB_KMD": ("World Bank KNOMAD", "agency", []),
+}
+RELEASE_FILES = {
+    "MX_INEGI": (
+        "mx_inegi_2019_2020.csv",
+        "REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE,UNIT_MULT\n"
+        "MEX,REMIT_IN,2019,39.02,9\n"
+        "MEX,REMIT_IN,2020,42.88,9\n"
+        "MEX,GDP,2020,1090,9\n",
+    ),
+    "PH_PSA": (
+        "ph_psa_2019_2020.csv",
+        "REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE,UNIT_MULT\n"
+        "PHL,REMIT_IN,2019,33.5,9\n"
+        "PHL,REMIT_IN,2020-Q3,8.1,9\n"
+        "PHL,GDP,2020,361,9\n",
+    ),
+    "WB_KMD": (
+        "wb_kmd_ind_2021.csv",
+        "REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE,UNIT_MULT\nIND,REMIT_IN,2021,89000,6\n",
+    ),
+}
 
-    obs = pa.table(
-        {
-            "REF_AREA": ["MEX", "MEX", "MEX", "PHL", "PHL", "PHL", "IND"],
-            "COUNTERPART_AREA": ["_Z"] * 7,
-            "INDICATOR": ["REMIT_IN", "REMIT_IN", "GDP", "REMIT_IN", "REMIT_IN", "GDP", "REMIT_IN"],
-            "SEX": ["_T"] * 7,
-            "AGE": ["_T"] * 7,
-            "TIME_PERIOD": ["2019", "2020", "2020", "2019", "2020-Q3", "2020", "2021"],
-            "OBS_VALUE": [39.0e9, 42.9e9, 1090e9, 33.5e9, 8.1e9, 361e9, 89e9],
-            "UNIT_MEASURE": ["USD"] * 7,
-            "OBS_STATUS": ["A"] * 7,
-            "PROVIDER": ["MX_INEGI", "MX_INEGI", "MX_INEGI", "PH_PSA", "PH_PSA", "PH_PSA", "WB"],
-            "SUBMISSION_ID": pa.array([1, 1, 1, 2, 2, 2, 3], pa.int64()),
-            "SOURCE_FILE_SHA256": ["a" * 64] * 3 + ["b" * 64] * 3 + ["c" * 64],
-            "SOURCE_ROW": pa.array([3, 4, 8, 2, 5, 9, 40], pa.int64()),
-            "SOURCE_VALUE": ["39.02", "42.88", "1090", "33.5", "8.1", "361", "89000"],
-            "MAPPING_VERSION": ["m1"] * 7,
-        }
-    )
-    rgdp = pa.table(
-        {
-            "REF_AREA": ["MEX", "PHL"],
-            "TIME_PERIOD": ["2020", "2020"],
-            "REMIT_IN_USD": [42.9e9, None],
-            "GDP_USD": [1090e9, 361e9],
-            "REMIT_IN_PCT_GDP": [42.9 / 1090 * 100, None],
-        }
-    )
-    folder = ctx.lake.published_dir() / str(number)
-    folder.mkdir(parents=True)
-    entries = {}
-    definitions = _definitions(ctx.schema, ["remittances_gdp"])  # as publish describes tables
-    for name, table in (("observations", obs), ("remittances_gdp", rgdp)):
-        pq.write_table(table, folder / f"{name}.parquet")
-        entries[name] = {
-            "file": f"{name}.parquet",
-            "rows": table.num_rows,
-            "sha256": sha256_file(folder / f"{name}.parquet"),
-            "columns": table.column_names,
-            **definitions[name],
-        }
-    sources = [{"id": i, "file": f"file{i}.csv"} for i in (1, 2, 3)]
-    manifest = {"release": number, "tables": entries, "source_submissions": sources}
-    (folder / "manifest.json").write_text(json.dumps(manifest), "utf-8")
-    release = Release(
-        number=number,
-        embargo_until=embargo_until,
-        path=str(folder),
-        manifest_sha256=sha256_file(folder / "manifest.json"),
-        tables={k: v["rows"] for k, v in entries.items()},
-        submission_ids=[1, 2, 3],
-    )
-    return ctx.catalog.add_release(release)
+
+def publish_release(ctx: Any, spark: Any, folder: Path) -> tuple[Any, dict[str, Any]]:
+    """Submit RELEASE_FILES (registering the providers the catalog lacks), process them with
+    `midex.pipeline.run` and publish with `midex.pipeline.publish`: the release and the
+    accepted submissions by provider."""
+    from midex.pipeline import publish, run, submit
+
+    known = {p.code for p in ctx.catalog.providers()}
+    for code, (name, kind, areas) in RELEASE_PROVIDERS.items():
+        if code not in known:
+            ctx.catalog.add_provider(code, name, kind, areas)
+    submitted = {}
+    for code, (file_name, text) in RELEASE_FILES.items():
+        path = folder / file_name
+        path.write_text(text, "utf-8")
+        submitted[code] = submit(ctx, path, code).id
+    _, failures = run(ctx, spark)
+    assert failures == []
+    subs = {code: ctx.catalog.submission(sid) for code, sid in submitted.items()}
+    assert {code: s.status for code, s in subs.items()} == dict.fromkeys(subs, "accepted")
+    return publish(ctx, spark), subs

@@ -4,6 +4,7 @@ of midex_intake and midex_release with `airflow dags test` on a temporary Airflo
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import os
 import re
@@ -88,13 +89,44 @@ def _jobs_referenced(path: Path) -> list[str]:
     return re.findall(r'spark_submit\(\s*"([a-z_]+)"', path.read_text())
 
 
-def test_every_job_a_dag_references_exists() -> None:
+def _job_module(job: str):  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"midex_job_{job}", REPO / "jobs" / f"{job}.py")
+    assert spec is not None and spec.loader is not None, job
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # the job runs only under __main__
+    return module
+
+
+def test_every_job_a_dag_references_takes_the_arguments_the_dags_pass(capsys) -> None:
+    from midex.orchestration import ReleaseRequest, reprocess_args
+
     # the DAG files and the module their tasks delegate to (midex.orchestration)
     sources = [*DAGS, REPO / "src" / "midex" / "orchestration.py"]
     referenced = {job for path in sources for job in _jobs_referenced(path)}
     assert referenced == {"process_submission", "resolve", "publish", "reprocess"}
+    moment = datetime(2026, 1, 2, 18, tzinfo=UTC)
+    passed = {  # built as the DAGs build them
+        "process_submission": ["--submission", "7"],
+        "resolve": [],
+        "publish": ReleaseRequest(as_of=moment, embargo_until=moment).job_args(),
+        "reprocess": reprocess_args("WB", "GDP", True),
+    }
     for job in referenced:
-        assert (REPO / "jobs" / f"{job}.py").exists(), job
+        module = _job_module(job)
+        for part in ("Reads:", "Writes:", "Changes:", f"spark-submit jobs/{job}.py"):
+            assert part in (module.__doc__ or ""), (job, part)
+        assert callable(module.main), job
+        if not passed[job]:
+            continue  # resolve takes no arguments (and --help would run it)
+        # every argument is parsed (values converted) before --help stops the job
+        with pytest.raises(SystemExit) as stopped:
+            module.main([*passed[job], "--help"])
+        assert stopped.value.code == 0, (job, capsys.readouterr().err)
+        usage = capsys.readouterr().out
+        options = [a for a in passed[job] if a.startswith("--")]
+        assert options and all(o in usage for o in options), (job, usage)
 
 
 def test_intake_maps_one_task_per_submission_and_polls_as_well_as_listens(dagbag) -> None:
@@ -186,13 +218,13 @@ def test_release_is_due_only_when_something_changed_since_the_last_one(ctx) -> N
     assert release_due(ctx) is True  # accepted data, no release yet
     # a scheduled run from before the acceptance (the first unpause) has nothing to publish
     assert release_due(ctx, as_of=utcnow() - timedelta(days=1)) is False
-    ctx.catalog.add_release(
-        Release(number=1, created_at=utcnow() + timedelta(seconds=1), path="x", manifest_sha256="0")
-    )
+    # released after the acceptance (and every stage run of the submission so far)
+    ctx.catalog.add_release(Release(number=1, created_at=utcnow(), path="x", manifest_sha256="0"))
     assert release_due(ctx) is False  # released since
     run = ctx.catalog.start_stage(sub.id, "harmonise")  # a reprocess after the release
-    time.sleep(1.1)
     ctx.catalog.finish_stage(run, True)
+    [latest] = [r for r in ctx.catalog.stage_runs(sub.id) if r.id == run]
+    assert latest.finished_at > ctx.catalog.release(1).created_at
     assert release_due(ctx) is True
 
 
@@ -278,8 +310,14 @@ def test_intake_then_release_dags_run_end_to_end(tmp_path: Path) -> None:
     )
     assert manifest["release"] == 1
     assert manifest["as_of"].startswith(as_of[:19])
-    sources = manifest["source_submissions"]
-    assert [s["id"] if isinstance(s, dict) else s for s in sources] == [1]
+    # the accepted WB file only (the PSA draft was rejected), described as publish writes it
+    [source] = manifest["source_submissions"]
+    assert set(source) == {"id", "provider", "file", "sha256", "accepted_at", "mapping_version"}
+    landed = DEMO / "wb_kmd_remittances_gdp_2018_2022.csv"
+    assert (source["id"], source["provider"], source["file"]) == (1, "WB", landed.name)
+    assert source["sha256"] == hashlib.sha256(landed.read_bytes()).hexdigest()
+    assert source["sha256"] == statuses[1]["sha256"]
+    assert source["accepted_at"] is not None and source["mapping_version"]
 
     db = sqlite3.connect(tmp_path / "airflow" / "airflow.db")
     runs = dict(db.execute("select dag_id, state from dag_run").fetchall())

@@ -164,4 +164,24 @@ def test_demo_prints_the_published_remittances_table(spark, midex_home: Path, cl
     assert any("rejected" in line for line in result.out.splitlines())
     again = cli("demo")  # rerunning submits nothing twice and publishes a second release
     assert again.code == 0 and "release 2 published" in again.out
-    assert (DEMO / "README.md").exists()
+
+
+def test_demo_readme_describes_each_file_midex_demo_submits() -> None:
+    """demo/README.md is where a reader learns what each sample file shows: its table names
+    every file of demo/, each with the provider `midex demo` submits it as (kind and areas as
+    registered), and no file that is not there."""
+    import re
+
+    from midex.demo import PROVIDERS, SUBMISSIONS
+
+    text = (DEMO / "README.md").read_text("utf-8")
+    cells = [[c.strip() for c in line.strip().strip("|").split("|")]
+             for line in text.splitlines() if re.match(r"\| \S+\.csv \|", line)]  # fmt: skip
+    described = {row[0]: row[1] for row in cells}
+    assert set(described) == {p.name for p in DEMO.glob("*.csv")} == {f for f, _ in SUBMISSIONS}
+    registered = {code: (str(kind), areas) for code, _, kind, areas in PROVIDERS}
+    for file, provider in SUBMISSIONS:
+        said = re.fullmatch(r"(\w+)(?: \((\w+)(?:, (\w+))?\))?", described[file])
+        assert said and said[1] == provider, (file, described[file])
+        if said[2]:  # "(agency)" or "(national, MEX)" where the provider first appears
+            assert (said[2], [said[3]] if said[3] else []) == registered[provider], file

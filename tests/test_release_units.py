@@ -141,7 +141,13 @@ def test_release_files_are_streamed_one_area_and_one_row_group_at_a_time(tmp_pat
 
     from midex.lake import Lake
     from midex.release import _stream_csv
+    from midex.settings import get_settings
+    from midex.validate import load_suite
 
+    # VALIDATION_FLAGS holds the warning rules a value raised (errors reject the file instead)
+    flagged = ["change_from_previous", "ratio_coherence"]
+    suite = load_suite(get_settings().expectations / "harmonised.yaml", load_schema())
+    assert [suite.severity(rule) for rule in flagged] == ["warning", "warning"]
     folder = tmp_path / "observations"
     folder.mkdir()
     flags = pa.list_(pa.string())
@@ -153,7 +159,7 @@ def test_release_files_are_streamed_one_area_and_one_row_group_at_a_time(tmp_pat
             {
                 "REF_AREA": ["AFG", "AFG"],
                 "OBS_VALUE": [3.0, None],
-                "VALIDATION_FLAGS": pa.array([["change_from_previous", "sex_sum"], None], flags),
+                "VALIDATION_FLAGS": pa.array([flagged, None], flags),
             }
         ),
         folder / "AFG-0.parquet",
@@ -172,7 +178,7 @@ def test_release_files_are_streamed_one_area_and_one_row_group_at_a_time(tmp_pat
     assert table.column("REF_AREA").to_pylist() == ["AFG", "AFG", "AFG", "MEX", "MEX"]
     assert table.column("OBS_VALUE").to_pylist() == [3.0, None, 4.0, 1.0, 2.0]
     assert table.column("VALIDATION_FLAGS").to_pylist() == [
-        ["change_from_previous", "sex_sum"], None, [], None, None,
+        flagged, None, [], None, None,
     ]  # fmt: skip
 
     sink = io.BytesIO()
@@ -181,7 +187,7 @@ def test_release_files_are_streamed_one_area_and_one_row_group_at_a_time(tmp_pat
     assert digest == hashlib.sha256(text).hexdigest()
     rows = list(csv.DictReader(io.StringIO(text.decode())))
     assert [r["REF_AREA"] for r in rows] == ["AFG", "AFG", "AFG", "MEX", "MEX"]  # one header
-    assert rows[0]["VALIDATION_FLAGS"] == "change_from_previous;sex_sum"
+    assert rows[0]["VALIDATION_FLAGS"] == "change_from_previous;ratio_coherence"
     assert rows[1]["VALIDATION_FLAGS"] == "" and rows[2]["VALIDATION_FLAGS"] == ""
 
     empty = tmp_path / "empty.parquet"

@@ -1,8 +1,9 @@
-"""The HTTP service over a real socket (uvicorn on 127.0.0.1), without Spark: tokens and roles,
-the access matrix, uploads (streamed, limited, checked), consumer queries on a release, bad
-requests. Processing goes to a stand-in for Airflow's REST API (tests may not start Airflow's
-api-server on this machine: its log servers bind to all interfaces), which also tests the
-Airflow trigger path. Real publishing and processing: tests/test_service_flow.py."""
+"""The HTTP service over a real socket (uvicorn on 127.0.0.1): tokens and roles, the access
+matrix, uploads (streamed, limited, checked), consumer queries on a release, bad requests. The
+release is three small files processed and published by midex.pipeline once for the module (the
+run's Spark session); uploads over HTTP go to a stand-in for Airflow's REST API (tests may not
+start Airflow's api-server on this machine: its log servers bind to all interfaces), which also
+tests the Airflow trigger path. Processing uploads in the service: tests/test_service_flow.py."""
 
 from __future__ import annotations
 
@@ -19,15 +20,22 @@ import pytest
 from sqlmodel import select
 
 from tests.conftest import DEMO
-from tests.service_support import AirflowStub, files_under, serve, write_release
+from tests.service_support import (
+    RELEASE_FILES,
+    AirflowStub,
+    files_under,
+    publish_release,
+    serve,
+)
 
 LIMIT = 4096
 MX_FILE = (DEMO / "mx_banxico_inegi_2018_2022.csv").read_bytes()
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory):
+def deployment(spark, tmp_path_factory: pytest.TempPathFactory):
     from midex.catalog import ProviderKind
+    from midex.pipeline import publish
     from midex.service import create_app
     from midex.service.tokens import issue_token
     from midex.settings import Settings
@@ -51,8 +59,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory):
         "consumer": issue_token(ctx.catalog, "consumer", "a researcher")[0],
         "admin": issue_token(ctx.catalog, "admin", "the data engineer")[0],
     }
-    write_release(ctx, 1)
-    write_release(ctx, 2, embargo_until=datetime.now(UTC) + timedelta(days=30))
+    # release 1 as midex publishes it, then the same data again as an embargoed release 2
+    _, published = publish_release(ctx, spark, tmp_path_factory.mktemp("release-files"))
+    publish(ctx, spark, embargo_until=datetime.now(UTC) + timedelta(days=30))
     with serve(app) as url:
         clients = {
             who: httpx.Client(
@@ -67,7 +76,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory):
             assert r.status_code == 202, r.text
             subs[who] = r.json()["id"]
         yield {"url": url, "ctx": ctx, "clients": clients, "subs": subs, "stub": stub,
-               "settings": settings, "tokens": tokens, "app": app}  # fmt: skip
+               "settings": settings, "tokens": tokens, "app": app,
+               "published": published}  # fmt: skip
         for c in clients.values():
             c.close()
     stub.close()
@@ -212,6 +222,7 @@ def test_report_formats(deployment: dict) -> None:
 
 
 def test_query_filters_and_paging(deployment: dict) -> None:
+    # the release holds the 7 rows of RELEASE_FILES, in series-key order: IND, MEX, then PHL
     c = deployment["clients"]["consumer"]
     r = c.get(
         "/api/tables/observations", params={"area": "MEX,PHL", "indicator": "REMIT_IN"}
@@ -225,10 +236,18 @@ def test_query_filters_and_paging(deployment: dict) -> None:
     page1 = c.get("/api/tables/observations", params={"limit": 3}).json()
     page3 = c.get("/api/tables/observations", params={"limit": 3, "offset": 6}).json()
     assert page1["total"] == 7 and len(page1["rows"]) == 3 and len(page3["rows"]) == 1
-    assert page3["rows"][0]["REF_AREA"] == "IND"
+    assert page1["rows"][0]["REF_AREA"] == "IND"
+    last = page3["rows"][0]
+    assert (last["REF_AREA"], last["INDICATOR"], last["TIME_PERIOD"]) == (
+        "PHL",
+        "REMIT_IN",
+        "2020-Q3",
+    )
     meta = c.get("/api/tables").json()
     by_name = {t["name"]: t for t in meta["tables"]}
-    assert by_name["remittances_gdp"]["rows"] == 2 and by_name["remittances_gdp"]["sdg"] == "17.3.2"
+    # a row per annual country-year with remittances: MEX 2019, MEX 2020, PHL 2019, IND 2021
+    # (PHL 2020 has only GDP; 2020-Q3 is not a year)
+    assert by_name["remittances_gdp"]["rows"] == 4 and by_name["remittances_gdp"]["sdg"] == "17.3.2"
     assert "REMIT_IN_PCT_GDP" in by_name["remittances_gdp"]["column_docs"]
 
 
@@ -250,14 +269,17 @@ def test_downloads(deployment: dict) -> None:
 
 def test_explain_names_the_submissions_and_rows(deployment: dict) -> None:
     c = deployment["clients"]["consumer"]
+    mx = deployment["published"]["MX_INEGI"]
     r = c.get("/api/explain/remittances_gdp", params={"REF_AREA": "MEX", "TIME_PERIOD": "2020"})
     [row] = r.json()["rows"]
-    assert row["row"]["REMIT_IN_USD"] == 42.9e9
+    assert row["row"]["REMIT_IN_USD"] == pytest.approx(42.88e9)
+    assert row["row"]["REMIT_IN_PCT_GDP"] == pytest.approx(42.88 / 1090 * 100)
     sources = {(o["INDICATOR"], o["SUBMISSION_ID"], o["SOURCE_FILE"], o["SOURCE_ROW"], o["SOURCE_VALUE"]) for o in row["observations"]}  # fmt: skip
-    assert sources == {("REMIT_IN", 1, "file1.csv", 4, "42.88"), ("GDP", 1, "file1.csv", 8, "1090")}
+    file_name = RELEASE_FILES["MX_INEGI"][0]  # lines 3 and 4 of the file (1 is the header)
+    assert sources == {("REMIT_IN", mx.id, file_name, 3, "42.88"), ("GDP", mx.id, file_name, 4, "1090")}  # fmt: skip
     r = c.get("/api/explain/observations", params={"REF_AREA": "PHL", "INDICATOR": "REMIT_IN", "TIME_PERIOD": "2020-Q3"})  # fmt: skip
     [row] = r.json()["rows"]
-    assert [(o["PROVIDER"], o["SOURCE_ROW"]) for o in row["observations"]] == [("PH_PSA", 5)]
+    assert [(o["PROVIDER"], o["SOURCE_ROW"]) for o in row["observations"]] == [("PH_PSA", 3)]
     for bad in ({"REF_AREA": "MEX' OR 1=1"}, {"x;drop": "1"}, {}):
         r = c.get("/api/explain/remittances_gdp", params=bad)
         assert r.status_code == 400, r.text

@@ -368,8 +368,36 @@ def test_aggregates_table_over_real_groups(spark) -> None:
     coverage, value = got[0].COVERAGE_SHARE, got[0].VALUE
     assert coverage == pytest.approx(share)
     assert value == pytest.approx(1.0) and got[0].SUPPRESSED is False
-    assert table.where("GROUP_TYPE = 'income'").count() > 0
-    assert table.where("GROUP_TYPE = 'm49_region'").count() > 0
+
+    # the same rows through the income groups and M49 regions, by hand from schemas/groups/:
+    # the reporting members (USA reports no remittances) of each group a Puebla member is in
+    remit = {m: i + 1 for i, m in enumerate(puebla.members) if m != "USA"}
+    reporting = {
+        "WB_HIC": ["CAN"],
+        "WB_UMC": ["CRI", "DOM", "GTM", "MEX", "PAN"],
+        "WB_LMC": ["BLZ", "HND", "NIC", "SLV"],
+        "M49_019": [m for m in puebla.members if m != "USA"],  # Americas
+        "M49_021": ["CAN"],  # Northern America
+        "M49_029": ["DOM"],  # Caribbean
+        "M49_013": ["BLZ", "CRI", "GTM", "HND", "MEX", "NIC", "PAN", "SLV"],  # Central America
+    }
+    expected = []
+    for code, members in reporting.items():
+        total = len(groups[code].members)
+        if code == "M49_013":  # every member is a Puebla member: GDP known for all, all report
+            usd = float(sum(remit[m] for m in members))
+            pct = usd / sum(100.0 * remit[m] for m in members) * 100  # GDP is 100 x remittances
+            expected += [(code, "REMIT_IN_USD", usd, total, len(members), 1.0, False),
+                         (code, "REMIT_IN_PCT_GDP", pct, total, len(members), 1.0, False)]  # fmt: skip
+        else:  # GDP unknown for the other members: coverage by count, far below 2/3
+            share = len(members) / total
+            expected += [(code, measure, None, total, len(members), share, True)
+                         for measure in ("REMIT_IN_USD", "REMIT_IN_PCT_GDP")]  # fmt: skip
+    others = table.where("GROUP_TYPE IN ('income', 'm49_region')").select(
+        "GROUP_CODE", "MEASURE", "VALUE", "MEMBERS_TOTAL", "MEMBERS_REPORTING",
+        "COVERAGE_SHARE", "SUPPRESSED",
+    )  # fmt: skip
+    assertDataFrameEqual(others, spark.createDataFrame(expected, others.schema), rtol=1e-12)
 
 
 def test_formulas_edge_cases_by_hand(spark) -> None:
