@@ -27,7 +27,7 @@ OUT = [*KEY, "OBS_VALUE", "UNIT_MEASURE", "OBS_STATUS", "PROVIDER", "SUBMISSION_
 REMIT = {"REMIT_IN_USD": "REMIT_IN", "REMIT_OUT_USD": "REMIT_OUT", "GDP_USD": "GDP"}
 REPORTED = "REMIT_IN_PCT_GDP"
 WDI_PREAMBLE = 4
-PERIODS = [  # regex, how to build the canonical period (as midex.harmonise.normalise_period)
+PERIODS = [  # regex, how to build the canonical period (as midex.transforms.harmonise.normalise_period)
     (r"^\d{4}$", "y"),
     (r"^\d{4}\.0+$", "y"),
     (r"^\d{4}-?Q[1-4]$", "q"),
@@ -43,7 +43,7 @@ class Codes:
     """Lookups from the project's schemas/ (the contract every contender implements)."""
 
     def __init__(self) -> None:
-        from midex.schema import load_schema
+        from midex.contract.schema import load_schema
 
         schema = load_schema()
         self.schema = schema
@@ -84,7 +84,7 @@ class Codes:
         return out
 
     def kind_rank(self, indicator: str, kind: str) -> int:
-        from midex.resolve import load_rules
+        from midex.transforms.resolve import load_rules
 
         rule = load_rules(self.schema).rule(indicator)
         return rule.priority.index(kind) if kind in rule.priority else 99

@@ -5,7 +5,7 @@
 A script, not a test. Writes a deterministic template CSV (countries spelled as ISO3 codes and
 names, bilateral stocks, population by sex, a few planted problems), then times
 - the whole command as a provider runs it (a fresh process: imports, parsing, mapping, rules);
-- midex.commands.check.check_file alone, in this process.
+- midex.cli.commands.check.check_file alone, in this process.
 Prints both and writes bench/results/check-<rows>.json.
 """
 
@@ -27,7 +27,7 @@ HEADER = "REF_AREA,COUNTERPART_AREA,INDICATOR,SEX,AGE,TIME_PERIOD,OBS_VALUE,UNIT
 
 def write_file(path: Path, rows: int) -> None:
     sys.path.insert(0, str(REPO / "src"))
-    from midex.countries import iso3_codes
+    from midex.contract.areas import iso3_codes
 
     codes = sorted(iso3_codes())
     names = {"MEX": "Mexico", "PHL": "Philippines", "IND": "India", "KEN": "Kenya",
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         write_file(path, args.rows)
         env = {**os.environ, "MIDEX_HOME": str(Path(tmp) / "home")}
         code = (
-            "import sys; from pathlib import Path; from midex.commands.check import check_file; "
+            "import sys; from pathlib import Path; from midex.cli.commands.check import check_file; "
             "r = check_file(Path(sys.argv[1])); print(len(r.findings)); "
             "sys.exit(0 if r.accepted else 1)"
         )
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             print(done.stderr, file=sys.stderr)
             return 1
         os.environ["MIDEX_HOME"] = env["MIDEX_HOME"]
-        from midex.commands.check import check_file
+        from midex.cli.commands.check import check_file
 
         check_file(path)  # warm: imports, codelists, country converter
         t0, c0 = time.perf_counter(), time.process_time()

@@ -6,9 +6,9 @@ A script, not a test. Generates, deterministically, a raw submission of N rows i
 shape (200 reporting countries x 100 partners x MIG_STOCK/REMIT_IN x years, plus population by
 sex, reported ratios and 100 planted jumps, so every rule family has work and some rules fail),
 then times on one Spark session:
-- harmonise: raw parquet -> harmonised + quarantine parquet (midex.harmonise, as the stage does);
+- harmonise: raw parquet -> harmonised + quarantine parquet (midex.transforms.harmonise, as the stage does);
 - validate: the full suite of expectations/harmonised.yaml on the harmonised rows
-  (midex.validate.run_suite: derived columns, Great Expectations, findings);
+  (midex.quality.validate.run_suite: derived columns, Great Expectations, findings);
 and prints rows per second for validation alone and for harmonise + validate. Writes
 bench/results/validation-<rows>.json.
 """
@@ -35,7 +35,7 @@ def raw_table(n: int) -> pa.Table:
     """N raw rows (strings as submitted), deterministic. The bulk: bilateral MIG_STOCK and
     REMIT_IN, growing 2% a year; each country also reports POP by sex, GDP and
     REMIT_IN_PCT_GDP (consistent), and 100 values jump x10 (change_from_previous warnings)."""
-    from midex.countries import iso3_codes
+    from midex.contract.areas import iso3_codes
 
     areas = sorted(iso3_codes())[:200]
     rng = np.random.default_rng(20261128)
@@ -119,12 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO / "src"))
-    from midex.harmonise import SubmissionContext, build_mappings, harmonise
-    from midex.lake import ROW_GROUP_ROWS, Lake
-    from midex.schema import load_schema
-    from midex.settings import Settings
-    from midex.spark import build_session
-    from midex.validate import import_in_background, load_suite, run_suite
+    from midex.contract.schema import load_schema
+    from midex.contract.settings import Settings
+    from midex.quality.validate import import_in_background, load_suite, run_suite
+    from midex.runtime.spark import build_session
+    from midex.storage.lake import ROW_GROUP_ROWS, Lake
+    from midex.transforms.harmonise import SubmissionContext, build_mappings, harmonise
 
     schema = load_schema(REPO / "schemas")
     suite = load_suite(REPO / "expectations" / "harmonised.yaml", schema)

@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from midex.schema import load_schema
+from midex.contract.schema import load_schema
 
 SCALES = {"100k": 100_000, "1m": 1_000_000, "10m": 10_000_000}
 SEED = 20261128
@@ -106,8 +106,8 @@ def countries() -> list[Country]:
 
     import country_converter as coco
 
-    from midex.countries import resolve_areas
-    from midex.schema import load_schema
+    from midex.contract.areas import resolve_areas
+    from midex.contract.schema import load_schema
 
     logging.getLogger("country_converter").setLevel(logging.ERROR)
     data = coco.CountryConverter().data

@@ -1,4 +1,4 @@
-"""midex end to end on generated input, through midex.pipeline, with ONE Spark session.
+"""midex end to end on generated input, through midex.stages, with ONE Spark session.
 
     python bench/run_midex.py full DATA HOME        # init, providers, submit all, run, publish
     python bench/run_midex.py increment DATA HOME   # into that lake: submit increment.csv, run, publish
@@ -45,9 +45,9 @@ def _stage_totals(ctx, since_id: int = 0) -> dict[str, float]:  # type: ignore[n
 def main(mode: str, data: Path, home: Path) -> dict:
     os.environ["MIDEX_HOME"] = str(home)
     t0 = time.perf_counter()
-    from midex import pipeline
-    from midex.catalog import ProviderKind, SubmissionStatus
-    from midex.spark import build_session
+    from midex import stages as pipeline
+    from midex.runtime.spark import build_session
+    from midex.storage.catalog import ProviderKind, SubmissionStatus
 
     manifest = json.loads((data / "manifest.json").read_text("utf-8"))
     phases: dict[str, float] = {}

@@ -28,7 +28,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from midex.orchestration import LANDING_ASSET_URI, default_args
+from midex.stages.orchestration import LANDING_ASSET_URI, default_args
 
 
 @dag(
@@ -48,7 +48,7 @@ from midex.orchestration import LANDING_ASSET_URI, default_args
 def midex_intake() -> None:
     @task(execution_timeout=timedelta(minutes=5))
     def pending_submissions() -> list[int]:
-        from midex.pipeline import Context, init, pending
+        from midex.stages import Context, init, pending
 
         ctx = Context.open()
         init(ctx)
@@ -56,7 +56,7 @@ def midex_intake() -> None:
 
     @task(map_index_template="submission {{ submission_id }}")
     def parse(submission_id: int) -> int:
-        from midex.pipeline import Context, parse_stage
+        from midex.stages import Context, parse_stage
 
         sub = parse_stage(Context.open(), submission_id)
         print(f"submission {submission_id}: {sub.status}")
@@ -64,9 +64,9 @@ def midex_intake() -> None:
 
     @task(map_index_template="submission {{ submission_id }}")
     def harmonise_validate(submission_id: int) -> int:
-        from midex.orchestration import needs_spark
-        from midex.pipeline import Context
-        from midex.submit_job import spark_submit
+        from midex.runtime.submit_job import spark_submit
+        from midex.stages import Context
+        from midex.stages.orchestration import needs_spark
 
         sub = Context.open().catalog.submission(submission_id)
         if not needs_spark(sub.status):
@@ -77,14 +77,14 @@ def midex_intake() -> None:
 
     @task(trigger_rule="all_done")
     def resolve() -> None:
-        from midex.orchestration import resolve_if_needed
+        from midex.stages.orchestration import resolve_if_needed
 
         resolve_if_needed()
 
     @task(trigger_rule="all_done", execution_timeout=timedelta(minutes=5))
     def report(submission_ids: list[int]) -> dict[str, str]:
-        from midex.errors import MidexError
-        from midex.pipeline import Context
+        from midex.contract.errors import MidexError
+        from midex.stages import Context
 
         catalog = Context.open().catalog
         statuses = {str(i): str(catalog.submission(i).status) for i in submission_ids}

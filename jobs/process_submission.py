@@ -20,8 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--submission", type=int, action="append", required=True)
     args = parser.parse_args(argv)
 
-    from midex.pipeline import Context, process_batch
-    from midex.spark import build_session
+    from midex.runtime.spark import build_session
+    from midex.stages import Context, process_batch
 
     ctx = Context.open()
     subs = [ctx.catalog.submission(i) for i in args.submission]

@@ -22,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import inspect
 
-    from midex.pipeline import Context, publish
-    from midex.spark import build_session
+    from midex.runtime.spark import build_session
+    from midex.stages import Context, publish
 
     options = {"as_of": args.as_of}
     if args.embargo_until is not None:

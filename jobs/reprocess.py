@@ -24,8 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.provider or args.indicator or args.all_):
         parser.error("select submissions with --provider, --indicator or --all")
 
-    from midex.pipeline import Context, reprocess
-    from midex.spark import build_session
+    from midex.runtime.spark import build_session
+    from midex.stages import Context, reprocess
 
     ctx = Context.open()
     spark = build_session(ctx.settings, app_name="midex-reprocess")

@@ -13,8 +13,8 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from midex.pipeline import Context, needs_resolve, resolve
-    from midex.spark import build_session
+    from midex.runtime.spark import build_session
+    from midex.stages import Context, needs_resolve, resolve
 
     ctx = Context.open()
     if not needs_resolve(ctx):

@@ -30,8 +30,8 @@ PG_ADMIN_URL = os.environ.get(
 @pytest.fixture(scope="session")
 def spark():
     """The one Spark session of the run (local, loopback only, few shuffle partitions)."""
-    from midex.settings import Settings
-    from midex.spark import build_session
+    from midex.contract.settings import Settings
+    from midex.runtime.spark import build_session
 
     session = build_session(
         Settings(spark_master="local[2]", spark_shuffle_partitions=2), app_name="midex-tests"
@@ -52,7 +52,7 @@ def midex_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def ctx(midex_home: Path):
-    from midex.pipeline import Context, init
+    from midex.stages import Context, init
 
     context = Context.open()
     init(context)
@@ -73,7 +73,7 @@ class CliResult:
 
 def run_cli(*args: str) -> CliResult:
     """Run the `midex` command in this process (so it reuses the test run's Spark session)."""
-    from midex.cli import main
+    from midex.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
@@ -124,7 +124,7 @@ def postgres_url() -> Iterator[str]:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     yield url
-    from midex.catalog import engine_for
+    from midex.storage.catalog import engine_for
 
     engine_for(url).dispose()
     with admin.connect() as conn:

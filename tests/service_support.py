@@ -141,9 +141,9 @@ RELEASE_FILES = {
 
 def publish_release(ctx: Any, spark: Any, folder: Path) -> tuple[Any, dict[str, Any]]:
     """Submit RELEASE_FILES (registering the providers the catalog lacks), process them with
-    `midex.pipeline.run` and publish with `midex.pipeline.publish`: the release and the
+    `midex.stages.run` and publish with `midex.stages.publish`: the release and the
     accepted submissions by provider."""
-    from midex.pipeline import publish, run, submit
+    from midex.stages import publish, run, submit
 
     known = {p.code for p in ctx.catalog.providers()}
     for code, (name, kind, areas) in RELEASE_PROVIDERS.items():

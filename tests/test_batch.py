@@ -9,10 +9,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from midex.catalog import ProviderKind
-from midex.findings import read_findings
-from midex.pipeline import Context, init, parse, process, run, submit
-from midex.settings import Settings
+from midex.contract.findings import read_findings
+from midex.contract.settings import Settings
+from midex.stages import Context, init, parse, process, run, submit
+from midex.storage.catalog import ProviderKind
 from tests.conftest import write
 
 pytestmark = pytest.mark.spark

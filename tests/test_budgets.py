@@ -18,10 +18,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from midex.catalog import INTERRUPTED, ProviderKind, SubmissionStatus
-from midex.errors import BudgetExceeded
-from midex.findings import read_findings
-from midex.owners import HOST
+from midex.contract.errors import BudgetExceeded
+from midex.contract.findings import read_findings
+from midex.storage.catalog import INTERRUPTED, ProviderKind, SubmissionStatus
+from midex.storage.owners import HOST
 from tests.service_support import free_port
 
 pytestmark = pytest.mark.fault
@@ -57,7 +57,7 @@ def _parse_folders(home: Path) -> set[str]:
 
 
 def test_a_file_past_its_memory_budget_fails_and_the_next_is_read(ctx, tmp_path, big_file) -> None:  # type: ignore[no-untyped-def]
-    from midex.pipeline import parse_stage, submit
+    from midex.stages import parse_stage, submit
 
     ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
     poisoned = submit(ctx, big_file, "WB")
@@ -87,7 +87,7 @@ def test_a_file_past_its_memory_budget_fails_and_the_next_is_read(ctx, tmp_path,
 
 
 def test_a_file_past_its_time_budget_is_stopped_and_fails_saying_why(ctx, big_file) -> None:  # type: ignore[no-untyped-def]
-    from midex.pipeline import parse_stage, submit
+    from midex.stages import parse_stage, submit
 
     ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
     sub = submit(ctx, big_file, "WB")
@@ -105,8 +105,8 @@ def test_a_file_past_its_time_budget_is_stopped_and_fails_saying_why(ctx, big_fi
 
 
 def test_stopping_cuts_a_read_short_and_keeps_the_submission_waiting(ctx, big_file) -> None:  # type: ignore[no-untyped-def]
-    from midex.isolation import Interrupted
-    from midex.pipeline import parse_stage, pending, submit
+    from midex.formats.isolation import Interrupted
+    from midex.stages import parse_stage, pending, submit
 
     ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
     sub = submit(ctx, big_file, "WB")
@@ -144,7 +144,7 @@ def test_stopping_cuts_a_read_short_and_keeps_the_submission_waiting(ctx, big_fi
 def test_the_service_stops_within_seconds_on_sigterm(midex_home, tmp_path, big_file, cli) -> None:  # type: ignore[no-untyped-def]
     """A real `midex serve`, a 43 MB upload being read, SIGTERM: the process ends within
     seconds, the stage is closed as interrupted and the file waits for the next start."""
-    from midex.catalog import open_catalog
+    from midex.storage.catalog import open_catalog
 
     assert (
         cli(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlmodel import SQLModel
 
-from midex.catalog import (
+from midex.contract.errors import MidexError
+from midex.storage.catalog import (
     Catalog,
     ProviderKind,
     Release,
@@ -13,7 +14,6 @@ from midex.catalog import (
     SubmissionStatus,
     utcnow,
 )
-from midex.errors import MidexError
 
 
 @pytest.fixture

@@ -86,7 +86,7 @@ def test_check_reports_csv_and_html(midex_home: Path, tmp_path: Path, cli) -> No
 def test_check_runs_without_spark(midex_home: Path, tmp_path: Path) -> None:
     path = planted_file(tmp_path / "planted.csv")
     code = (
-        "import sys; from midex.cli import main; rc = main(['check', sys.argv[1]]); "
+        "import sys; from midex.cli.main import main; rc = main(['check', sys.argv[1]]); "
         "assert 'pyspark.sql' not in sys.modules and 'great_expectations' not in sys.modules; "
         "sys.exit(rc)"
     )

@@ -1,4 +1,4 @@
-"""The JVM class archive (midex.class_archive): built from a real Spark run, used by the next
+"""The JVM class archive (midex.runtime.class_archive): built from a real Spark run, used by the next
 driver JVM (the session builder and spark-submit), harmless when missing or turned off."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from midex.class_archive import archive_path, build, java_options
-from midex.settings import Settings
-from midex.spark import JIT_OPTIONS
-from midex.submit_job import job_env, spark_submit_command
+from midex.contract.settings import Settings
+from midex.runtime.class_archive import archive_path, build, java_options
+from midex.runtime.spark import JIT_OPTIONS
+from midex.runtime.submit_job import job_env, spark_submit_command
 
 _CHILD = """
 import json
-from midex.spark import build_session
+from midex.runtime.spark import build_session
 spark = build_session()
 rows = spark.range(10).selectExpr("id % 2 AS k").groupBy("k").count().orderBy("k").collect()
 args = list(spark._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
@@ -66,5 +66,5 @@ def test_built_archive_is_mapped_by_the_next_driver_jvm(tmp_path: Path) -> None:
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["counts"] == [5, 5]
     assert f"-XX:SharedArchiveFile={target}" in out["args"]
-    # and HotSpot compiles whole-stage generated methods however big (midex.spark.JIT_OPTIONS)
+    # and HotSpot compiles whole-stage generated methods however big (midex.runtime.spark.JIT_OPTIONS)
     assert set(JIT_OPTIONS) <= set(out["args"])

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from midex.settings import Settings
+from midex.contract.settings import Settings
 from tests.conftest import DEMO
 
 
@@ -35,7 +35,7 @@ def _settings(home: Path, master: str = "local[1]") -> Settings:
 
 
 def test_local_master_runs_without_shipping_the_package(tmp_path: Path) -> None:
-    from midex.submit_job import spark_submit_command
+    from midex.runtime.submit_job import spark_submit_command
 
     command = spark_submit_command("resolve", [], _settings(tmp_path))
     assert command[command.index("--master") + 1] == "local[1]"
@@ -45,7 +45,7 @@ def test_local_master_runs_without_shipping_the_package(tmp_path: Path) -> None:
 
 
 def test_cluster_master_ships_the_package_as_a_content_addressed_zip(tmp_path: Path) -> None:
-    from midex.submit_job import spark_submit_command
+    from midex.runtime.submit_job import spark_submit_command
 
     settings = _settings(tmp_path, "spark://127.0.0.1:7077")
     command = spark_submit_command("process_submission", ["--submission", "3"], settings)
@@ -53,7 +53,7 @@ def test_cluster_master_ships_the_package_as_a_content_addressed_zip(tmp_path: P
     shipped = Path(command[command.index("--py-files") + 1])
     assert shipped.parent == tmp_path / "dist"
     names = zipfile.ZipFile(shipped).namelist()
-    assert "midex/pipeline.py" in names and "midex/harmonise.py" in names
+    assert "midex/stages/runner.py" in names and "midex/transforms/harmonise.py" in names
     assert not [n for n in names if "__pycache__" in n]
     assert command[-3:] == [str(settings.jobs / "process_submission.py"), "--submission", "3"]
     # the same package content gives the same file: built once, reused by every task
@@ -63,8 +63,8 @@ def test_cluster_master_ships_the_package_as_a_content_addressed_zip(tmp_path: P
 
 
 def test_unknown_job_is_a_clear_error(tmp_path: Path) -> None:
-    from midex.errors import MidexError
-    from midex.submit_job import spark_submit_command
+    from midex.contract.errors import MidexError
+    from midex.runtime.submit_job import spark_submit_command
 
     with pytest.raises(MidexError, match=r"job .*jobs/nope\.py does not exist"):
         spark_submit_command("nope", [], _settings(tmp_path))
@@ -73,7 +73,7 @@ def test_unknown_job_is_a_clear_error(tmp_path: Path) -> None:
 def test_job_gets_the_deployment_settings_spelled_out(tmp_path: Path) -> None:
     """The driver may import midex from the shipped zip, where the repository-relative defaults
     of schemas/ and expectations/ do not exist: the job is told every path explicitly."""
-    from midex.submit_job import job_env
+    from midex.runtime.submit_job import job_env
 
     settings = _settings(tmp_path, "spark://127.0.0.1:7077")
     env = job_env(settings)
@@ -88,8 +88,8 @@ def test_job_gets_the_deployment_settings_spelled_out(tmp_path: Path) -> None:
 
 def test_failed_job_raises_with_its_last_lines(tmp_path: Path) -> None:
     """A real spark-submit whose job exits non-zero (bad usage; no Spark session is started)."""
-    from midex.errors import MidexError
-    from midex.submit_job import spark_submit
+    from midex.contract.errors import MidexError
+    from midex.runtime.submit_job import spark_submit
 
     with pytest.raises(MidexError, match=r"job reprocess failed \(exit 2\).*--provider"):
         spark_submit("reprocess", [], _settings(tmp_path))
@@ -201,7 +201,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def _seed_demo(settings: Settings) -> None:
     """The demo providers and submissions, landed in the catalog as `midex demo` does."""
     from midex.demo import PROVIDERS, SUBMISSIONS
-    from midex.pipeline import Context, init, submit
+    from midex.stages import Context, init, submit
 
     ctx = Context.open(settings)
     init(ctx)
@@ -224,9 +224,9 @@ def test_jobs_on_a_standalone_cluster_publish_what_local_mode_publishes(
 ) -> None:
     from pyspark.testing import assertDataFrameEqual
 
-    from midex.catalog import SubmissionStatus
-    from midex.pipeline import Context, publish, run
-    from midex.submit_job import spark_submit
+    from midex.runtime.submit_job import spark_submit
+    from midex.stages import Context, publish, run
+    from midex.storage.catalog import SubmissionStatus
 
     # nothing the cluster started listens beyond loopback
     pids = [int(p.read_text()) for p in Path(cluster.env["SPARK_PID_DIR"]).glob("*.pid")]

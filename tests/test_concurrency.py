@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from sqlmodel import SQLModel
 
-from midex.catalog import Catalog, Claim, ProviderKind, Submission, utcnow
-from midex.errors import MidexError
-from midex.lake import remove_leftovers
-from midex.owners import HOST, owner_alive, owner_name
+from midex.contract.errors import MidexError
+from midex.storage.catalog import Catalog, Claim, ProviderKind, Submission, utcnow
+from midex.storage.lake import remove_leftovers
+from midex.storage.owners import HOST, owner_alive, owner_name
 
 pytestmark = pytest.mark.fault
 
@@ -159,7 +159,7 @@ def test_publish_first_resolves_what_a_crashed_run_left_unresolved(
     """A run that died after validation (before resolve) leaves an accepted submission outside
     observations, and a stage it had opened; the next run closes the stage as interrupted, and
     `midex publish` resolves first, so the release holds every accepted submission."""
-    from midex.pipeline import needs_resolve, pending, process_batch
+    from midex.stages import needs_resolve, pending, process_batch
 
     assert cli("provider", "add", "WB", "--name", "World Bank", "--kind", "agency").code == 0
     first = cli("submit", str(_template(tmp_path / "a.csv", "MEX", 10)), "--provider", "WB",
@@ -193,8 +193,8 @@ def test_two_runs_and_two_publishes_at_once(midex_home: Path, tmp_path: Path, cl
     give releases 1 and 2, both complete, with nothing half-written left behind."""
     import pyarrow.parquet as pq
 
-    from midex.pipeline import Context
-    from midex.resolve import resolved_dir
+    from midex.stages import Context
+    from midex.transforms.resolve import resolved_dir
 
     assert cli("init").code == 0
     assert cli("provider", "add", "WB", "--name", "World Bank", "--kind", "agency").code == 0
@@ -252,8 +252,8 @@ def test_two_runs_and_two_publishes_at_once(midex_home: Path, tmp_path: Path, cl
 def test_a_submission_that_crashed_too_often_is_not_retried_automatically(
     ctx, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    from midex.catalog import BATCH_RETRIED, SubmissionStatus
-    from midex.pipeline import pending, submit
+    from midex.stages import pending, submit
+    from midex.storage.catalog import BATCH_RETRIED, SubmissionStatus
 
     ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
     poisoned, other = (
@@ -282,8 +282,8 @@ def test_a_stage_past_its_time_budget_fails_that_submission_and_says_why(
 ) -> None:  # type: ignore[no-untyped-def]
     """MIDEX_STAGE_BUDGET_S: past it, the stage's Spark jobs are cancelled and the submission
     ends `failed` with a message saying why and what to do; within it, the same file goes on."""
-    from midex.catalog import SubmissionStatus
-    from midex.pipeline import pending, process_batch, submit
+    from midex.stages import pending, process_batch, submit
+    from midex.storage.catalog import SubmissionStatus
 
     ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
     sub = submit(ctx, _template(tmp_path / "a.csv", "MEX", 1.0), "WB")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from midex.countries import area_kind, resolve_areas
-from midex.schema import load_schema
+from midex.contract.areas import area_kind, resolve_areas
+from midex.contract.schema import load_schema
 from tests.conftest import REAL_DATA
 
 pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason="no ../shared/data/real")

@@ -1,7 +1,7 @@
 """No formula reaches a spreadsheet (issue 20): every CSV midex writes for people — the release
 tables and bundle, `midex export` (csv, sdmx-csv), the service's downloads, the findings reports
 of `midex report` and `midex check` — prefixes a text cell beginning with = + - @ tab or CR
-with ', numbers stay numbers, and Parquet and JSON keep the exact text (midex.csvsafe)."""
+with ', numbers stay numbers, and Parquet and JSON keep the exact text (midex.contract.csvsafe)."""
 
 from __future__ import annotations
 
@@ -77,14 +77,14 @@ EXPECTED = dict(
     ],
 )
 def test_safe_text_and_cell(text: str, safe: str) -> None:
-    from midex.csvsafe import safe_cell, safe_text
+    from midex.contract.csvsafe import safe_cell, safe_text
 
     assert safe_text(text) == safe
     assert safe_cell(text) == safe
 
 
 def test_safe_cell_leaves_numbers_and_none() -> None:
-    from midex.csvsafe import safe_cell
+    from midex.contract.csvsafe import safe_cell
 
     assert [safe_cell(v) for v in (-3.5, -2, None, True)] == [-3.5, -2, None, True]
 
@@ -92,7 +92,7 @@ def test_safe_cell_leaves_numbers_and_none() -> None:
 def test_safe_array_in_every_string_layout() -> None:
     """string, large_string, string_view, dictionary, chunked and sliced arrays give what
     safe_text gives value by value; nulls and empty strings stay; unchanged data is not copied."""
-    from midex.csvsafe import safe_array, safe_text
+    from midex.contract.csvsafe import safe_array, safe_text
 
     values = [*COMMENTS, "\rx", "", None, "'=x", "ok"]
     expected = [None if v is None else safe_text(v) for v in values]
@@ -121,7 +121,7 @@ def test_safe_array_in_every_string_layout() -> None:
 def test_stream_csv_neutralises_text_keeps_numbers_and_hashes_what_it_wrote(tmp_path) -> None:
     """The release's CSV writer (row group by row group, list columns joined): text made safe in
     every row group, a negative number left alone, the digest that of the bytes written."""
-    from midex.release import _csv_bytes, _stream_csv
+    from midex.release.bundle import _csv_bytes, _stream_csv
 
     table = pa.table(
         {
@@ -146,7 +146,7 @@ def test_stream_csv_neutralises_text_keeps_numbers_and_hashes_what_it_wrote(tmp_
 
 
 def test_findings_csv_neutralises_text_keeps_row_numbers() -> None:
-    from midex.findings import Finding, render_csv
+    from midex.contract.findings import Finding, render_csv
 
     planted = Finding("error", "bad_number", 7, None, "OBS_VALUE", "@SUM(1)", None, "-2+3 ...")
     row = _rows(render_csv([planted]))[0]
@@ -242,9 +242,9 @@ def test_findings_csv_of_report_and_check_is_safe_json_keeps_the_text(published)
 def test_service_downloads_and_findings_reports_are_safe(spark, published) -> None:
     import httpx
 
+    from midex.contract.settings import Settings
     from midex.service import create_app
     from midex.service.tokens import issue_token
-    from midex.settings import Settings
     from tests.service_support import serve
 
     app = create_app(Settings(home=published["tmp"] / "midex"), spark=spark)

@@ -10,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from midex.catalog import ProviderKind, SubmissionStatus
-from midex.findings import read_findings
+from midex.contract.findings import read_findings
+from midex.contract.schema import load_schema
 from midex.formats.template import to_raw
-from midex.harmonise import SubmissionContext, build_mappings, harmonise
-from midex.pipeline import Context, init, reprocess, run, submit
-from midex.schema import load_schema
+from midex.stages import Context, init, reprocess, run, submit
+from midex.storage.catalog import ProviderKind, SubmissionStatus
+from midex.transforms.harmonise import SubmissionContext, build_mappings, harmonise
 from tests.conftest import REPO, write
 
 pytestmark = pytest.mark.spark

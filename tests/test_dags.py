@@ -1,4 +1,4 @@
-"""DAG integrity, the decisions the DAGs delegate to midex.orchestration, and real end-to-end runs
+"""DAG integrity, the decisions the DAGs delegate to midex.stages.orchestration, and real end-to-end runs
 of midex_intake and midex_release with `airflow dags test` on a temporary Airflow home."""
 
 from __future__ import annotations
@@ -100,9 +100,9 @@ def _job_module(job: str):  # type: ignore[no-untyped-def]
 
 
 def test_every_job_a_dag_references_takes_the_arguments_the_dags_pass(capsys) -> None:
-    from midex.orchestration import ReleaseRequest, reprocess_args
+    from midex.stages.orchestration import ReleaseRequest, reprocess_args
 
-    # the DAG files and the module their tasks delegate to (midex.orchestration)
+    # the DAG files and the module their tasks delegate to (midex.stages.orchestration)
     sources = [*DAGS, REPO / "src" / "midex" / "orchestration.py"]
     referenced = {job for path in sources for job in _jobs_referenced(path)}
     assert referenced == {"process_submission", "resolve", "publish", "reprocess"}
@@ -155,12 +155,12 @@ def test_reprocess_is_manual_with_selection_params(dagbag) -> None:
     assert dag.params["all"] is False
 
 
-# ---------------------------------------------------------------- decisions in midex.orchestration
+# ---------------------------------------------------------------- decisions in midex.stages.orchestration
 
 
 def test_reprocess_selection_becomes_job_arguments_or_a_clear_error() -> None:
-    from midex.errors import MidexError
-    from midex.orchestration import reprocess_args
+    from midex.contract.errors import MidexError
+    from midex.stages.orchestration import reprocess_args
 
     assert reprocess_args("MX_INEGI", None, False) == ["--provider", "MX_INEGI"]
     assert reprocess_args(None, "REMIT_IN", True) == ["--indicator", "REMIT_IN", "--all"]
@@ -169,8 +169,8 @@ def test_reprocess_selection_becomes_job_arguments_or_a_clear_error() -> None:
 
 
 def test_release_request_from_params() -> None:
-    from midex.errors import MidexError
-    from midex.orchestration import ReleaseRequest
+    from midex.contract.errors import MidexError
+    from midex.stages.orchestration import ReleaseRequest
 
     scheduled = datetime(2026, 3, 1, 2, tzinfo=UTC)
     assert ReleaseRequest.from_params(None, None, scheduled).job_args() == [
@@ -192,7 +192,7 @@ def test_release_request_from_params() -> None:
 def test_scheduled_runs_are_told_from_manual_ones_whatever_the_enum() -> None:
     from airflow.sdk.api.datamodels._generated import DagRunType
 
-    from midex.orchestration import is_scheduled
+    from midex.stages.orchestration import is_scheduled
 
     assert is_scheduled(DagRunType.SCHEDULED) and is_scheduled(DagRunType.BACKFILL)
     assert not is_scheduled(DagRunType.MANUAL) and not is_scheduled(DagRunType.ASSET_TRIGGERED)
@@ -200,16 +200,16 @@ def test_scheduled_runs_are_told_from_manual_ones_whatever_the_enum() -> None:
 
 
 def test_needs_spark_only_until_a_submission_is_decided() -> None:
-    from midex.orchestration import needs_spark
+    from midex.stages.orchestration import needs_spark
 
     assert [needs_spark(s) for s in ("received", "parsed", "harmonised", "failed")] == [True] * 4
     assert not needs_spark("accepted") and not needs_spark("rejected")
 
 
 def test_release_is_due_only_when_something_changed_since_the_last_one(ctx) -> None:
-    from midex.catalog import Release, SubmissionStatus, utcnow
-    from midex.orchestration import release_due
-    from midex.pipeline import submit
+    from midex.stages import submit
+    from midex.stages.orchestration import release_due
+    from midex.storage.catalog import Release, SubmissionStatus, utcnow
 
     assert release_due(ctx) is False  # nothing accepted: nothing to publish
     ctx.catalog.add_provider("WB", "World Bank", "agency", [])

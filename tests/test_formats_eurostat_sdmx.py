@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
 from midex.formats import detect_format, read_submission
 from tests.conftest import write
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
 from midex.formats import detect_format, format_names, read_submission
 from tests.conftest import REPO, write
 

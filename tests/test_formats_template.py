@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
 from midex.formats import read_submission
 from tests.conftest import write
 
@@ -16,7 +16,7 @@ from tests.conftest import write
 def test_template_command_csv_and_xlsx_with_dropdowns(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     from openpyxl import load_workbook
 
-    from midex.schema import load_schema
+    from midex.contract.schema import load_schema
 
     schema = load_schema()
     columns = [c.name for c in schema.template_columns]
@@ -124,8 +124,8 @@ BAD_FILES = {
 
 @pytest.mark.parametrize("file_name", [*BAD_FILES, "cut.xlsx"])
 def test_bad_files_are_rejected_with_one_clear_line(ctx, tmp_path: Path, file_name: str) -> None:  # type: ignore[no-untyped-def]
-    from midex.catalog import ProviderKind, SubmissionStatus
-    from midex.pipeline import parse_stage, submit
+    from midex.stages import parse_stage, submit
+    from midex.storage.catalog import ProviderKind, SubmissionStatus
 
     if file_name == "cut.xlsx":
         path, expected = _truncated_xlsx(tmp_path), "cannot be opened .* save it again"

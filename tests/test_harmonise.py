@@ -6,9 +6,9 @@ import pyarrow as pa
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
+from midex.contract.schema import load_schema
 from midex.formats.template import to_raw
-from midex.harmonise import SubmissionContext, build_mappings, harmonise
-from midex.schema import load_schema
+from midex.transforms.harmonise import SubmissionContext, build_mappings, harmonise
 
 pytestmark = pytest.mark.spark
 

@@ -27,11 +27,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
 from tests.hostile_corpus import CASES, Accepted, Case, Refused, csv_text, obs
 
 if TYPE_CHECKING:
-    from midex.pipeline import Context
+    from midex.stages import Context
 
 pytestmark = pytest.mark.fault
 
@@ -122,7 +122,7 @@ class Kept:
 
 
 def kept(ctx: Context, submission_id: int) -> Kept:
-    from midex.findings import read_findings
+    from midex.contract.findings import read_findings
 
     sub = ctx.catalog.submission(submission_id)
     folder = ctx.lake.submission_dir("raw", submission_id)
@@ -163,8 +163,8 @@ class Deployment:
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """One embedded deployment for the whole corpus; the clean control is parsed first."""
-    from midex.catalog import ProviderKind
-    from midex.pipeline import Context, init, parse_stage, receive
+    from midex.stages import Context, init, parse_stage, receive
+    from midex.storage.catalog import ProviderKind
 
     root = tmp_path_factory.mktemp("hostile")
     with pytest.MonkeyPatch.context() as mp:
@@ -217,8 +217,8 @@ def test_a_hostile_file_gets_a_clear_answer(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from midex.findings import read_findings
-    from midex.pipeline import parse_stage, receive
+    from midex.contract.findings import read_findings
+    from midex.stages import parse_stage, receive
 
     ctx = deployment.ctx
     for name, value in case.env.items():
@@ -284,7 +284,7 @@ def test_a_hostile_file_name_lands_under_a_safe_name(
 ) -> None:
     """A name the provider's machine allows is landed and reported under a plain name inside
     the landing folder; a finding names the file so."""
-    from midex.pipeline import parse_stage, receive
+    from midex.stages import parse_stage, receive
 
     ctx = deployment.ctx
     source = tmp_path / name
@@ -346,7 +346,7 @@ def test_an_upload_name_without_folders_is_taken_plain(name: str, safe: str) -> 
 def test_landing_keeps_no_folder_nor_nul_of_any_name(name: str, safe: str) -> None:
     """Names no file system allows (a NUL) reach landing only through an upload or an
     object-store key: the landed name is still plain."""
-    from midex.landing import safe_file_name
+    from midex.storage.landing import safe_file_name
 
     assert safe_file_name(name) == safe
 
@@ -386,7 +386,7 @@ def test_detection_opens_no_workbook_the_limits_refuse(
 def test_no_submission_disturbed_another(deployment: Deployment) -> None:
     """After the whole corpus: every submission is as it ended, and the clean file received
     before the corpus parses to exactly its rows."""
-    from midex.pipeline import parse_stage
+    from midex.stages import parse_stage
 
     ctx = deployment.ctx
     assert_same(deployment.control_kept, kept(ctx, deployment.control), "the control changed")

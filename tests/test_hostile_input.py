@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
 from midex.formats import check_format, read_submission
 from tests.conftest import REPO, write
 
@@ -107,8 +107,8 @@ def test_the_same_file_twice_is_one_submission_unless_asked(
 
 def test_detection_can_wait_for_the_parse_stage(ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """The service registers an upload as `auto` and parsing finds and records the format."""
-    from midex.catalog import ProviderKind
-    from midex.pipeline import parse_stage, receive
+    from midex.stages import parse_stage, receive
+    from midex.storage.catalog import ProviderKind
 
     ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
     path = REPO / "src" / "midex" / "demo" / "wb_kmd_remittances_gdp_2018_2022.csv"

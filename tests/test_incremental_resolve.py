@@ -9,10 +9,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from midex.catalog import ProviderKind, SubmissionStatus
-from midex.lake import area_of_file
-from midex.pipeline import publish, resolution, run, submit
-from midex.resolve import RESOLVED_TABLES, read_state, resolved_dir
+from midex.stages import publish, resolution, run, submit
+from midex.storage.catalog import ProviderKind, SubmissionStatus
+from midex.storage.lake import area_of_file
+from midex.transforms.resolve import RESOLVED_TABLES, read_state, resolved_dir
 from tests.conftest import write
 
 pytestmark = pytest.mark.spark

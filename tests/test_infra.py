@@ -28,7 +28,7 @@ VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["versi
 
 
 def _settings_fields() -> set[str]:
-    from midex.settings import Settings
+    from midex.contract.settings import Settings
 
     return {f"MIDEX_{name.upper()}" for name in Settings.model_fields}
 
@@ -142,7 +142,7 @@ def test_kubernetes_pieces_refer_to_each_other() -> None:
 
 
 def test_compose_runs_the_four_airflow_components_and_spark_against_one_settings_set() -> None:
-    from midex.settings import Settings
+    from midex.contract.settings import Settings
 
     compose = yaml.safe_load(COMPOSE.read_text())
     services = compose["services"]
@@ -200,7 +200,7 @@ def test_the_trial_never_starts_the_service_outside_its_network_namespace() -> N
 
 
 def test_service_env_keeps_everything_on_loopback_under_one_folder() -> None:
-    from midex.settings import Settings
+    from midex.contract.settings import Settings
 
     env = _service_env()
     settings = Settings(

@@ -64,13 +64,13 @@ def _prepare(home: Path, big: Path) -> None:
 
 
 def _open_stage(home: Path, stage: str) -> bool:
-    from midex.catalog import Catalog
+    from midex.storage.catalog import Catalog
 
     catalog = Catalog(f"sqlite:///{home / 'catalog.db'}")
     with catalog.session() as s:
         from sqlmodel import select
 
-        from midex.catalog import StageRun
+        from midex.storage.catalog import StageRun
 
         found = s.exec(
             select(StageRun).where(StageRun.stage == stage).where(StageRun.finished_at.is_(None))  # type: ignore[union-attr]
@@ -134,7 +134,7 @@ def test_kill_9_at_each_stage_then_rerun_gives_the_uninterrupted_release(tmp_pat
     _midex(home, "publish")
 
     assert _tables(home) == _tables(reference)
-    from midex.catalog import Catalog
+    from midex.storage.catalog import Catalog
 
     catalog = Catalog(f"sqlite:///{home / 'catalog.db'}")
     assert catalog.claims() == []

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pyarrow.parquet as pq
 import pytest
 
-from midex.lake import Lake, area_of_file
+from midex.storage.lake import Lake, area_of_file
 
 pytestmark = pytest.mark.spark
 

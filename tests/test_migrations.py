@@ -25,8 +25,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from midex import migrations
-from midex.catalog import (
+from midex.contract.errors import MidexError
+from midex.service.tokens import issue_token, token_sha256, verify_token
+from midex.storage import migrations
+from midex.storage.catalog import (
     Catalog,
     Claim,
     ProviderKind,
@@ -37,8 +39,6 @@ from midex.catalog import (
     Token,
     engine_for,
 )
-from midex.errors import MidexError
-from midex.service.tokens import issue_token, token_sha256, verify_token
 from tests.conftest import PG_ADMIN_URL, _pg_available
 from tests.service_support import serve
 
@@ -433,9 +433,9 @@ def test_a_catalog_upgraded_by_a_newer_midex_is_left_alone(empty_url: str) -> No
 
 
 def test_ready_says_not_ready_while_the_schema_is_behind(empty_url: str, tmp_path: Path) -> None:
+    from midex.contract.settings import Settings
     from midex.service import create_app
     from midex.service.processing import Processor
-    from midex.settings import Settings
 
     settings = Settings(home=tmp_path / "home", catalog_url=empty_url)
     app = create_app(settings, processor=Processor())  # create_app runs init: schema at head

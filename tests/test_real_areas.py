@@ -5,7 +5,7 @@ files use: country (ISO 3166-1), reporting area (an area without an ISO code: Ko
 Islands), residual (a partner the source could not attribute: Other North, Other South),
 partner_total (a partner "World": the source's own total, _Z), and what is left out: aggregate,
 former, subnational. The labels are read from the files independently of midex
-(tests/real_areas.py); the kinds and codes come from midex.countries.classify_areas over
+(tests/real_areas.py); the kinds and codes come from midex.contract.areas.classify_areas over
 schemas/areas/overrides.yaml. A change to either shows here as a row to review.
 """
 
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from midex.countries import KEPT_KINDS, LEFT_OUT_KINDS, classify_areas, iso3_codes
-from midex.schema import load_schema
+from midex.contract.areas import KEPT_KINDS, LEFT_OUT_KINDS, classify_areas, iso3_codes
+from midex.contract.schema import load_schema
 from tests.conftest import REAL_DATA
 from tests.real_areas import area_labels
 

@@ -110,7 +110,7 @@ def processed(spark, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[
             assert out.code == 0, out.err
             submitted[name] = out.json()
         run = run_cli("run", "--json")
-        from midex.pipeline import Context
+        from midex.stages import Context
 
         ctx = Context.open()
         yield {"submitted": submitted, "run": run, "ctx": ctx}
@@ -297,7 +297,7 @@ def test_a_knomad_zero_never_wins_over_the_world_banks_figure(processed: dict[st
     no value (layout zeros: missing), so the published REMIT_IN is the World Bank's."""
     import pyarrow.parquet as pq
 
-    from midex.resolve import resolved_dir
+    from midex.transforms.resolve import resolved_dir
 
     knomad = xlsx_rows("knomad_2023-06_remittance_inflows.xlsx")
     years = [str(y) for y in knomad[0]]
@@ -575,8 +575,8 @@ def test_no_country_or_reporting_area_with_a_value_is_dropped(processed: dict[st
     """Every label of an accepted real file that is a country, a reporting area, a residual or a
     partner total (tests/data/real_area_labels.csv) and has a value in the file (read here, not
     by midex) is in what midex harmonised from that file, in the same column."""
-    from midex.countries import KEPT_KINDS, classify_areas
-    from midex.schema import load_schema
+    from midex.contract.areas import KEPT_KINDS, classify_areas
+    from midex.contract.schema import load_schema
     from tests.real_areas import area_labels_with_values
 
     schema = load_schema()

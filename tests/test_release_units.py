@@ -8,14 +8,14 @@ import pyarrow as pa
 import pytest
 import yaml
 
-from midex.countries import reporting_area_codes
-from midex.errors import MidexError
-from midex.provenance import diff_table, parse_where
-from midex.release import check_release_tables, filter_rows
-from midex.report_html import hbar_chart
-from midex.schema import load_schema
-from midex.table_checks import load_table_suite, suite_path
-from midex.tables import load_groups
+from midex.contract.areas import reporting_area_codes
+from midex.contract.errors import MidexError
+from midex.contract.schema import load_schema
+from midex.quality.table_checks import load_table_suite, suite_path
+from midex.release.bundle import check_release_tables, filter_rows
+from midex.release.provenance import diff_table, parse_where
+from midex.release.report import hbar_chart
+from midex.transforms.tables import load_groups
 from tests.conftest import REPO
 
 RCP_CODES = {
@@ -139,10 +139,10 @@ def test_release_files_are_streamed_one_area_and_one_row_group_at_a_time(tmp_pat
 
     import pyarrow.parquet as pq
 
-    from midex.lake import Lake
-    from midex.release import _stream_csv
-    from midex.settings import get_settings
-    from midex.validate import load_suite
+    from midex.contract.settings import get_settings
+    from midex.quality.validate import load_suite
+    from midex.release.bundle import _stream_csv
+    from midex.storage.lake import Lake
 
     # VALIDATION_FLAGS holds the warning rules a value raised (errors reject the file instead)
     flagged = ["change_from_previous", "ratio_coherence"]
@@ -203,7 +203,7 @@ def test_ahead_keeps_order_raises_worker_errors_and_stops_with_its_consumer() ->
     leave the worker running (or producing further)."""
     import threading
 
-    from midex.release import ahead
+    from midex.release.bundle import ahead
 
     assert list(ahead(iter(range(50)), depth=2)) == list(range(50))
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from midex.catalog import ProviderKind, SubmissionStatus
-from midex.pipeline import Context, init, reprocess, run, submit
+from midex.stages import Context, init, reprocess, run, submit
+from midex.storage.catalog import ProviderKind, SubmissionStatus
 from tests.conftest import REPO, write
 
 pytestmark = pytest.mark.spark

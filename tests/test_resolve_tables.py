@@ -7,9 +7,14 @@ from datetime import datetime
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from midex.resolve import SUBMISSIONS_SCHEMA, annotate_versions, load_rules, resolve_versions
-from midex.schema import load_schema
-from midex.tables import build_table
+from midex.contract.schema import load_schema
+from midex.transforms.resolve import (
+    SUBMISSIONS_SCHEMA,
+    annotate_versions,
+    load_rules,
+    resolve_versions,
+)
+from midex.transforms.tables import build_table
 
 pytestmark = pytest.mark.spark
 

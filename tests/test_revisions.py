@@ -12,8 +12,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from midex.catalog import ProviderKind, SubmissionStatus
-from midex.pipeline import resolution, run, submit
+from midex.stages import resolution, run, submit
+from midex.storage.catalog import ProviderKind, SubmissionStatus
 from tests.conftest import write
 
 pytestmark = pytest.mark.spark

@@ -42,14 +42,14 @@ def s3_endpoint():
 
 @pytest.fixture
 def s3_settings(s3_endpoint: str, tmp_path):
-    from midex.settings import Settings
+    from midex.contract.settings import Settings
 
     prefix = f"landing-{tmp_path.name}"
     return Settings(home=tmp_path / "home", landing=f"s3://{BUCKET}/{prefix}/", s3_endpoint_url=s3_endpoint)  # fmt: skip
 
 
 def _objects(settings, prefix: str = "") -> dict[str, bytes]:
-    from midex.landing_s3 import S3Location, client
+    from midex.storage.landing_s3 import S3Location, client
 
     root = S3Location.parse(settings.landing_s3)
     s3 = client(settings)
@@ -63,8 +63,8 @@ def _objects(settings, prefix: str = "") -> dict[str, bytes]:
 
 
 def _ctx(settings):
-    from midex.catalog import ProviderKind
-    from midex.pipeline import Context, init
+    from midex.stages import Context, init
+    from midex.storage.catalog import ProviderKind
 
     ctx = Context.open(settings)
     init(ctx)
@@ -79,7 +79,7 @@ def test_settings_split_an_s3_landing(s3_settings) -> None:
 
 
 def test_submit_lands_the_bytes_unchanged_and_parse_reads_them(s3_settings, tmp_path) -> None:
-    from midex.pipeline import parse_stage, submit
+    from midex.stages import parse_stage, submit
 
     ctx = _ctx(s3_settings)
     source = tmp_path / "mexico 2022.csv"
@@ -102,8 +102,8 @@ def test_submit_lands_the_bytes_unchanged_and_parse_reads_them(s3_settings, tmp_
 
 
 def test_parse_of_a_missing_object_rejects_with_a_clear_message(s3_settings, tmp_path) -> None:
-    from midex.landing_s3 import S3Location, client
-    from midex.pipeline import parse_stage, submit
+    from midex.stages import parse_stage, submit
+    from midex.storage.landing_s3 import S3Location, client
 
     ctx = _ctx(s3_settings)
     source = tmp_path / "gone.csv"
@@ -123,7 +123,7 @@ def service(s3_settings):
 
     app = create_app(s3_settings.model_copy(update={"upload_max_bytes": 2000}), processor=Processor())  # fmt: skip
     ctx = app.state.ctx
-    from midex.catalog import ProviderKind
+    from midex.storage.catalog import ProviderKind
 
     ctx.catalog.add_provider("MX_INEGI", "INEGI", ProviderKind.national, ["MEX"])
     ctx.catalog.add_provider("PH_PSA", "PSA", ProviderKind.national, ["PHL"])
@@ -139,7 +139,7 @@ def service(s3_settings):
 
 
 def test_presigned_upload_then_confirm_registers_the_submission(service) -> None:
-    from midex.pipeline import parse_stage
+    from midex.stages import parse_stage
 
     c, ctx, settings = service["client"], service["ctx"], service["settings"]
     up = c.post("/api/uploads", json={"file_name": "mexico.csv"})

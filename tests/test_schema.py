@@ -6,9 +6,9 @@ from pathlib import Path
 
 import yaml
 
-from midex.countries import iso3_codes
-from midex.schema import load_schema
-from midex.validate import load_suite
+from midex.contract.areas import iso3_codes
+from midex.contract.schema import load_schema
+from midex.quality.validate import load_suite
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -125,7 +125,7 @@ def test_impact_table_definitions_name_real_indicators() -> None:
 def test_mapping_version_changes_with_content(tmp_path: Path) -> None:
     import shutil
 
-    from midex.schema import mapping_version
+    from midex.contract.schema import mapping_version
 
     copy = tmp_path / "schemas"
     shutil.copytree(REPO / "schemas", copy)

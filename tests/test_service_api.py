@@ -1,6 +1,6 @@
 """The HTTP service over a real socket (uvicorn on 127.0.0.1): tokens and roles, the access
 matrix, uploads (streamed, limited, checked), consumer queries on a release, bad requests. The
-release is three small files processed and published by midex.pipeline once for the module (the
+release is three small files processed and published by midex.stages once for the module (the
 run's Spark session); uploads over HTTP go to a stand-in for Airflow's REST API (tests may not
 start Airflow's api-server on this machine: its log servers bind to all interfaces), which also
 tests the Airflow trigger path. Processing uploads in the service: tests/test_service_flow.py."""
@@ -34,11 +34,11 @@ MX_FILE = (DEMO / "mx_banxico_inegi_2018_2022.csv").read_bytes()
 
 @pytest.fixture(scope="module")
 def deployment(spark, tmp_path_factory: pytest.TempPathFactory):
-    from midex.catalog import ProviderKind
-    from midex.pipeline import publish
+    from midex.contract.settings import Settings
     from midex.service import create_app
     from midex.service.tokens import issue_token
-    from midex.settings import Settings
+    from midex.stages import publish
+    from midex.storage.catalog import ProviderKind
 
     stub = AirflowStub()
     home = tmp_path_factory.mktemp("service-api")
@@ -202,7 +202,7 @@ def test_admin_uploads_for_a_named_provider_and_provider_cannot_impersonate(
 
 
 def test_report_formats(deployment: dict) -> None:
-    from midex.findings import Finding, write_findings
+    from midex.contract.findings import Finding, write_findings
 
     ctx, mx = deployment["ctx"], deployment["clients"]["mx"]
     sid = deployment["subs"]["mx"]
@@ -252,7 +252,7 @@ def test_query_filters_and_paging(deployment: dict) -> None:
 
 
 def test_downloads(deployment: dict) -> None:
-    from midex.release import read_table
+    from midex.release.bundle import read_table
 
     c, ctx = deployment["clients"]["consumer"], deployment["ctx"]
     release = ctx.catalog.release(1)
@@ -286,7 +286,7 @@ def test_explain_names_the_submissions_and_rows(deployment: dict) -> None:
 
 
 def test_token_cli_shows_once_stores_hash_and_rotates(deployment: dict, cli, monkeypatch) -> None:
-    from midex.catalog import Token
+    from midex.storage.catalog import Token
 
     ctx = deployment["ctx"]
     monkeypatch.setenv("MIDEX_HOME", str(ctx.settings.home))
@@ -591,9 +591,9 @@ def test_an_upload_retried_with_the_same_bytes_is_not_queued_twice(deployment: d
 def test_tokens_are_listed_revoked_and_failed_logins_limited(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     """`midex token list` and `revoke`: a revoked token stops working at once. Failed logins
     from one address past the limit get 429 with Retry-After; a valid token is never slowed."""
+    from midex.contract.settings import Settings
     from midex.service import create_app
     from midex.service.tokens import issue_token
-    from midex.settings import Settings
 
     settings = Settings(home=tmp_path / "home", auth_failures_per_minute=3)
     app = create_app(settings)
@@ -626,9 +626,9 @@ def test_tokens_are_listed_revoked_and_failed_logins_limited(tmp_path: Path, cli
 
 
 def test_an_expired_token_no_longer_works(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
-    from midex.catalog import Token
+    from midex.contract.settings import Settings
     from midex.service.tokens import issue_token, verify_token
-    from midex.settings import Settings
+    from midex.storage.catalog import Token
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MIDEX_HOME", str(tmp_path / "home"))
@@ -640,7 +640,7 @@ def test_an_expired_token_no_longer_works(tmp_path: Path, cli) -> None:  # type:
         assert listed[0]["expires_at"] > datetime.now(UTC).isoformat()[:10]
         assert "positive number of days" in cli("token", "add", "--role", "consumer", "--name",
                                                 "x", "--expires-in", "0").err  # fmt: skip
-    from midex.catalog import open_catalog
+    from midex.storage.catalog import open_catalog
 
     catalog = open_catalog(Settings(home=tmp_path / "home").catalog_url)
     assert verify_token(catalog, token) is not None

@@ -1,6 +1,6 @@
 """The service end to end on the embedded worker: files uploaded over HTTP are processed by the
 service's own worker thread (the test run's one Spark session), reported, published by an admin
-and read back by a consumer — the same midex.pipeline functions the CLI calls."""
+and read back by a consumer — the same midex.stages functions the CLI calls."""
 
 from __future__ import annotations
 
@@ -36,10 +36,10 @@ def _line_of(path, *cells: str) -> int:
 
 @pytest.fixture(scope="module")
 def flow(spark, tmp_path_factory: pytest.TempPathFactory):
-    from midex.catalog import ProviderKind
+    from midex.contract.settings import Settings
     from midex.service import create_app
     from midex.service.tokens import issue_token
-    from midex.settings import Settings
+    from midex.storage.catalog import ProviderKind
 
     settings = Settings(home=tmp_path_factory.mktemp("service-flow"))
     app = create_app(settings, spark=spark)
@@ -106,7 +106,7 @@ def test_report_names_the_planted_errors_by_row_and_column(flow) -> None:
 
 
 def test_published_release_is_queryable_and_downloadable(flow) -> None:
-    from midex.release import read_table
+    from midex.release.bundle import read_table
 
     ctx, consumer = flow["ctx"], flow["c"]["consumer"]
     number = flow["release"]["release"]

@@ -12,18 +12,18 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from midex.catalog import ProviderKind, SubmissionStatus
-from midex.errors import MidexError
-from midex.findings import read_findings
-from midex.pipeline import publish, run, submit
-from midex.resolve import (
+from midex.contract.errors import MidexError
+from midex.contract.findings import read_findings
+from midex.contract.schema import load_schema
+from midex.stages import publish, run, submit
+from midex.storage.catalog import ProviderKind, SubmissionStatus
+from midex.transforms.resolve import (
     IndicatorRule,
     ResolutionRules,
     annotate_versions,
     load_rules,
     resolve_versions,
 )
-from midex.schema import load_schema
 from tests.conftest import write
 
 pytestmark = pytest.mark.spark

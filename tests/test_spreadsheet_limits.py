@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
+from midex.contract.settings import Settings
 from midex.formats import read_submission, sheets
 from midex.formats.template import read_workbook
-from midex.settings import Settings
 from tests.conftest import REAL_DATA
 
 HEADER = ["REF_AREA", "INDICATOR", "TIME_PERIOD", "OBS_VALUE"]

@@ -7,8 +7,8 @@ from datetime import datetime
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
-from midex.schema import load_schema
-from midex.tables import aggregate_groups, build_table, load_groups
+from midex.contract.schema import load_schema
+from midex.transforms.tables import aggregate_groups, build_table, load_groups
 
 pytestmark = pytest.mark.spark
 
@@ -403,7 +403,7 @@ def test_aggregates_table_over_real_groups(spark) -> None:
 def test_formulas_edge_cases_by_hand(spark) -> None:
     from pyspark.sql import functions as F
 
-    from midex import formulas as fx
+    from midex.transforms import formulas as fx
 
     df = spark.createDataFrame(
         [(0.0, 0.0, 3.0, 100.0), (10.0, 30.0, 3.5, 200.0), (None, 5.0, None, 1.0)],

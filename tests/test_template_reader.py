@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
 from midex.formats.template import read
 from tests.conftest import write
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from midex import rules
-from midex.schema import load_schema
-from midex.settings import get_settings
-from midex.validate import load_suite
+from midex.contract import rules
+from midex.contract.schema import load_schema
+from midex.contract.settings import get_settings
+from midex.quality.validate import load_suite
 
 
 def _suite():
@@ -33,7 +33,7 @@ def test_every_rule_has_a_message_and_codes_are_checked_by_join() -> None:
 def test_suite_that_reads_the_coherence_entries_before_deriving_them_is_refused(tmp_path) -> None:
     """A suite author who writes $sex_value without the COHERENCE_VALUES column it reads gets
     told which derive to add, when the suite is loaded, not a Spark error mid-validation."""
-    from midex.errors import MidexError
+    from midex.contract.errors import MidexError
 
     schema = load_schema()
     suite = tmp_path / "suite.yaml"
@@ -97,7 +97,7 @@ def test_gx_rules_on_a_harmonised_frame(spark) -> None:
     for c in schema.observation_columns:
         if c.name not in df.columns:
             df = df.withColumn(c.name, F.lit(None).cast(c.type))
-    from midex.validate import run_suite
+    from midex.quality.validate import run_suite
 
     found = sorted(
         (f.row, f.rule, f.severity, f.column, f.value) for f in run_suite(df, suite, schema)

@@ -2,7 +2,7 @@
 browser is downloaded): a provider signs in with a token, drops a file with a planted error and
 sees the finding with its row; a consumer opens a table and sees the chart render, then downloads.
 The upload is processed by the service's embedded worker on the test run's Spark session; the
-release the consumer browses is three small files processed and published by midex.pipeline."""
+release the consumer browses is three small files processed and published by midex.stages."""
 
 from __future__ import annotations
 
@@ -52,10 +52,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def site(spark, tmp_path_factory: pytest.TempPathFactory):
-    from midex.catalog import ProviderKind
+    from midex.contract.settings import Settings
     from midex.service import create_app
     from midex.service.tokens import issue_token
-    from midex.settings import Settings
+    from midex.storage.catalog import ProviderKind
 
     app = create_app(Settings(home=tmp_path_factory.mktemp("web")), spark=spark)
     ctx = app.state.ctx

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
 
 RAW_LINEAGE = ("SOURCE_ROW", "SOURCE_SHEET", "SOURCE_COLUMN")
 
@@ -109,8 +109,8 @@ def detect_format(path: Path) -> str:
 
 def read_submission(path: Path, fmt: str, display_name: str | None = None) -> ParsedFile:
     """Parse `path` in format `fmt` ('auto' detects) into the raw table, in its one shape."""
+    from midex.contract.schema import load_schema
     from midex.formats.raw import conform
-    from midex.schema import load_schema
 
     name = display_name or path.name
     if fmt == "auto":

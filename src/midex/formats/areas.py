@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from midex.schema import Schema
+from midex.contract.schema import Schema
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
+from midex.contract.schema import load_schema
 from midex.formats import FormatSpec, ParsedFile
 from midex.formats.raw import RawRows, count_note
 from midex.formats.sdmx_map import sdmx_map
 from midex.formats.sheets import check_readable, head, kind, read_text
-from midex.schema import load_schema
 
 _VALUE = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*([A-Za-z]*)$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")

@@ -59,8 +59,9 @@ from typing import Any
 
 import yaml
 
-from midex.countries import NOT_APPLICABLE
-from midex.errors import MidexError
+from midex.contract.areas import NOT_APPLICABLE
+from midex.contract.errors import MidexError
+from midex.contract.schema import load_schema
 from midex.formats import FormatSpec, ParsedFile
 from midex.formats.areas import NOTE_WHAT, non_countries
 from midex.formats.raw import RawRows, count_note, normalise_number
@@ -76,7 +77,6 @@ from midex.formats.sheets import (
     read_text,
     text_rows,
 )
-from midex.schema import load_schema
 
 AREA_COLUMNS = ("REF_AREA", "COUNTERPART_AREA")
 _DETECT_ROWS = 30

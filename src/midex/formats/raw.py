@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from midex.schema import Schema, load_schema
+from midex.contract.schema import Schema, load_schema
 
 
 class RawRows:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import yaml
 
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
+from midex.contract.schema import Schema, load_schema
 from midex.formats import ParsedFile
 from midex.formats.raw import RawRows
-from midex.schema import Schema, load_schema
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
+from midex.contract.settings import Settings, get_settings
 from midex.formats.raw import cell_text
-from midex.settings import Settings, get_settings
 
 _HEAD = 64 * 1024
 XLSX_MAGIC = b"PK\x03\x04"

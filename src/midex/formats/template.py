@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
+from midex.contract.schema import load_schema
 from midex.formats import FormatSpec, ParsedFile, sheets
-from midex.schema import load_schema
 
 _SNIFF_BYTES = 64 * 1024
 

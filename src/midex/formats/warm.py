@@ -1,4 +1,4 @@
-"""Imported once by the process that forks the file readers (midex.isolation): the readers,
+"""Imported once by the process that forks the file readers (midex.formats.isolation): the readers,
 the schema and the format registry loaded there, so that each reader starts at once instead of
 loading them again (~0.25 s a file). Nothing here may fail the import: a reader loads what it
 still needs."""
@@ -10,8 +10,8 @@ import contextlib
 import midex.formats.layout  # noqa: F401 - imported for the forked readers
 import midex.formats.raw  # noqa: F401
 import midex.formats.sheets  # noqa: F401
+from midex.contract.schema import load_schema
 from midex.formats import formats
-from midex.schema import load_schema
 
 with contextlib.suppress(Exception):
     load_schema()

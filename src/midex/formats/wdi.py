@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
+from midex.contract.schema import load_schema
 from midex.formats import FormatSpec, ParsedFile
 from midex.formats.areas import non_countries
 from midex.formats.raw import RawRows
 from midex.formats.sheets import Sheet, head, kind, read_sheet, read_text, sheet_names, text_rows
-from midex.schema import load_schema
 
 HEADER = ["Country Name", "Country Code", "Indicator Name", "Indicator Code"]
 METADATA_HEADERS = (

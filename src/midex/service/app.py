@@ -1,6 +1,6 @@
 """The HTTP service: provider uploads and reports, consumer queries and downloads, a web page.
 
-Every route calls the functions the CLI calls (midex.pipeline, midex.catalog, midex.release);
+Every route calls the functions the CLI calls (midex.stages, midex.storage.catalog, midex.release.bundle);
 this module only adds HTTP, tokens and roles. OpenAPI at /docs.
 """
 
@@ -22,21 +22,21 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
-from midex.catalog import Release, Submission, SubmissionMode, SubmissionStatus
-from midex.errors import MidexError
-from midex.findings import read_findings
+from midex.contract.errors import MidexError
+from midex.contract.findings import read_findings
+from midex.contract.settings import Settings
 from midex.service import queries
 from midex.service.processing import Processor, processor_for
 from midex.service.tokens import FailedLogins, Role, issue_token, verify_token
 from midex.service.upload import UploadRefused, receive_upload
-from midex.settings import Settings
+from midex.storage.catalog import Release, Submission, SubmissionMode, SubmissionStatus
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pyspark.sql import SparkSession
 
-    from midex.pipeline import Received
+    from midex.stages import Received
 
 
 log = logging.getLogger("midex.service")
@@ -235,8 +235,8 @@ def create_app(
     """The service for `settings` (default: the environment). `spark` is the session the
     embedded worker uses (built on first need otherwise); `processor` overrides the choice
     between the embedded worker and Airflow."""
-    from midex.pipeline import Context, init
-    from midex.settings import get_settings
+    from midex.contract.settings import get_settings
+    from midex.stages import Context, init
 
     settings = settings or get_settings()
     ctx = Context.open(settings)
@@ -328,7 +328,7 @@ def create_app(
     def ready() -> JSONResponse:
         """Readiness: catalog reachable with this midex's schema, lake and landing reachable,
         processing running."""
-        from midex import migrations
+        from midex.storage import migrations
 
         checks: dict[str, str] = {}
         try:
@@ -341,7 +341,7 @@ def create_app(
             checks["catalog"] = "unreachable"
         checks["lake"] = "ok" if ctx.lake.root.is_dir() else "missing"
         if settings.landing_s3:
-            from midex.landing_s3 import S3Location, client
+            from midex.storage.landing_s3 import S3Location, client
 
             try:
                 client(settings).head_bucket(Bucket=S3Location.parse(settings.landing_s3).bucket)
@@ -377,7 +377,7 @@ def create_app(
     def template(format: Annotated[str, Query(pattern="^(csv|xlsx)$")] = "csv") -> Response:
         """The submission template (`midex template`): CSV header, or a workbook with
         drop-downs and the codelists."""
-        from midex.commands.template import write_csv, write_xlsx
+        from midex.formats.template_writer import write_csv, write_xlsx
 
         with tempfile.TemporaryDirectory(prefix="midex-template-") as folder:
             path = Path(folder) / f"midex_template.{format}"
@@ -422,7 +422,7 @@ def create_app(
             code = submitter(who, received.fields.get("provider") or None)
             from starlette.concurrency import run_in_threadpool
 
-            from midex.pipeline import receive
+            from midex.stages import receive
 
             assert received.path is not None
             result = await run_in_threadpool(
@@ -451,8 +451,8 @@ def create_app(
                 409, "presigned uploads need object-store landing (MIDEX_LANDING=s3://…); "
                 "upload with POST /api/submissions instead",
             )  # fmt: skip
-        from midex.landing_s3 import presign_upload
         from midex.service.upload import check_file_name
+        from midex.storage.landing_s3 import presign_upload
 
         up = presign_upload(settings, code, check_file_name(body.file_name))
         return {
@@ -472,8 +472,8 @@ def create_app(
         code = submitter(who, body.provider)
         if not settings.landing_s3:
             raise HTTPException(409, "presigned uploads need MIDEX_LANDING=s3://…")
-        from midex import landing_s3
-        from midex.pipeline import register
+        from midex.stages import register
+        from midex.storage import landing_s3
 
         loc = landing_s3.incoming_location(settings, code, upload_id)
         if landing_s3.object_size(settings, loc) > settings.upload_max_bytes:
@@ -513,7 +513,7 @@ def create_app(
         format: Annotated[str, Query(pattern="^(json|csv|html)$")] = "json",
     ) -> Response:
         """Every finding: row as you see it in your file, column, value, rule, what to do."""
-        from midex.findings import render_csv, render_html
+        from midex.contract.findings import render_csv, render_html
 
         sub = own_submission(who, submission_id)
         findings = read_findings(ctx.lake.findings_file(submission_id))
@@ -581,7 +581,7 @@ def create_app(
     @app.get("/api/releases/{number}", tags=["consumers"])
     def release_manifest(number: CatalogId, who: Who) -> dict[str, Any]:
         reader(who)
-        from midex.release import read_manifest
+        from midex.release.bundle import read_manifest
 
         rel = release_for(who, number)
         return {**release_dict(rel), "manifest": read_manifest(rel)}
@@ -590,7 +590,7 @@ def create_app(
     def tables(who: Who, release: ReleaseNumber = None) -> dict[str, Any]:
         """The tables of a release (default: the latest you may see) with their metadata."""
         reader(who)
-        from midex.release import read_manifest
+        from midex.release.bundle import read_manifest
 
         rel = release_for(who, release)
         manifest = read_manifest(rel)
@@ -614,7 +614,7 @@ def create_app(
     @app.get("/api/groups", tags=["consumers"])
     def groups(who: Who) -> list[dict[str, Any]]:
         reader(who)
-        from midex.tables import load_groups
+        from midex.transforms.tables import load_groups
 
         return [{"code": g.code, "name": g.name, "type": g.type, "members": list(g.members)}
                 for g in load_groups(ctx.schema)]  # fmt: skip
@@ -643,7 +643,7 @@ def create_app(
         """The table in any export format of `midex export` (csv, parquet, sdmx-csv, json);
         csv and parquet may be filtered with the query's filters."""
         reader(who)
-        from midex import release as release_mod
+        from midex.release.bundle import bundle as release_mod
 
         rel = release_for(who, release)
         table_of(rel, table)
@@ -671,7 +671,7 @@ def create_app(
     def bundle(number: CatalogId, who: Who) -> FileResponse:
         """The release bundle: every table as CSV, the manifest and the release report (zip)."""
         reader(who)
-        from midex.release import read_manifest
+        from midex.release.bundle import read_manifest
 
         rel = release_for(who, number)
         name = read_manifest(rel).get("bundle")
@@ -684,7 +684,7 @@ def create_app(
     def release_report(number: CatalogId, who: Who) -> FileResponse:
         """The release's HTML report (tables, checks, sources)."""
         reader(who)
-        from midex.release import read_manifest
+        from midex.release.bundle import read_manifest
 
         rel = release_for(who, number)
         entry = read_manifest(rel).get("report") or {}
@@ -699,7 +699,7 @@ def create_app(
         query parameters (e.g. ?REF_AREA=MEX&TIME_PERIOD=2020); each row comes with the
         observations behind it: provider, submission, file, source row, value as submitted."""
         reader(who)
-        from midex.provenance import explain as do_explain
+        from midex.release.provenance import explain as do_explain
 
         rel = release_for(who, release)
         table_of(rel, table)

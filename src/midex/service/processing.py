@@ -1,7 +1,7 @@
 """What happens after an upload: the catalog is the queue; something must take the work.
 
 * embedded (default): one worker thread in the service process owns the one Spark session and
-  runs `midex.pipeline.run` for each pending submission, one after another; it also publishes.
+  runs `midex.stages.run` for each pending submission, one after another; it also publishes.
 * Airflow (MIDEX_AIRFLOW_URL set): the service triggers the `midex_intake` DAG through Airflow's
   REST API (POST /api/v2/dags/midex_intake/dagRuns). If Airflow cannot be reached the submission
   still waits in the catalog, and the DAG's own schedule picks it up.
@@ -18,13 +18,13 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from midex.catalog import SubmissionStatus
-from midex.isolation import Interrupted
+from midex.formats.isolation import Interrupted
+from midex.storage.catalog import SubmissionStatus
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from midex.pipeline import Context
+    from midex.stages import Context
 
 log = logging.getLogger("midex.service")
 
@@ -47,7 +47,7 @@ class Processor:
         return True
 
     def publish(self, as_of: Any = None, embargo_until: Any = None) -> Any:
-        from midex.errors import MidexError
+        from midex.contract.errors import MidexError
 
         raise MidexError("publishing is not available in this service mode")
 
@@ -66,7 +66,7 @@ class EmbeddedWorker(Processor):
 
     def spark(self) -> SparkSession:
         if self._spark is None:
-            from midex.spark import build_session
+            from midex.runtime.spark import build_session
 
             self._spark = build_session(self.ctx.settings, app_name="midex-service")
         return self._spark
@@ -107,7 +107,7 @@ class EmbeddedWorker(Processor):
     def _drain(self) -> None:
         """Parse every file that waits (no Spark needed: a provider hears about an unreadable
         file before the JVM has started), then take the rest to accepted or rejected."""
-        from midex.pipeline import parse_stage
+        from midex.stages import parse_stage
 
         with self._lock:
             self._drain_queued = False
@@ -120,7 +120,7 @@ class EmbeddedWorker(Processor):
             log.info("%s", exc)
 
     def _run(self, submission_id: int) -> None:
-        from midex.pipeline import run
+        from midex.stages import run
 
         _, failures = run(self.ctx, self.spark(), submission_id)
         for failure in failures:
@@ -150,12 +150,12 @@ class EmbeddedWorker(Processor):
         """Publish a release in the worker thread (the one Spark user); waits for it."""
         import inspect
 
-        from midex.pipeline import publish
+        from midex.stages import publish
 
         kwargs: dict[str, Any] = {"as_of": as_of}
         if embargo_until is not None:
             if "embargo_until" not in inspect.signature(publish).parameters:
-                from midex.errors import MidexError
+                from midex.contract.errors import MidexError
 
                 raise MidexError("this midex cannot embargo releases yet")
             kwargs["embargo_until"] = embargo_until

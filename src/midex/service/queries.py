@@ -14,10 +14,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from midex.catalog import Release
-from midex.errors import MidexError
-from midex.release import read_manifest
-from midex.schema import Schema
+from midex.contract.errors import MidexError
+from midex.contract.schema import Schema
+from midex.release.bundle import read_manifest
+from midex.storage.catalog import Release
 
 _ISO3 = re.compile(r"^[A-Z]{3}$")
 _PERIOD = re.compile(r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$")
@@ -82,7 +82,7 @@ def parse_query(
 
 
 def group_members(schema: Schema, code: str) -> list[str]:
-    from midex.tables import load_groups
+    from midex.transforms.tables import load_groups
 
     for g in load_groups(schema):
         if g.code == code:
@@ -168,7 +168,7 @@ def filtered_table(release: Release, table: str, q: TableQuery, schema: Schema) 
 
 def export_filtered(release: Release, table: str, q: TableQuery, schema: Schema, fmt: str) -> bytes:
     """The filtered rows as CSV (as `midex export` writes CSV) or Parquet."""
-    from midex.release import _csv_bytes
+    from midex.release.bundle import _csv_bytes
 
     data = filtered_table(release, table, q, schema)
     if fmt == "csv":

@@ -16,8 +16,8 @@ from datetime import UTC, timedelta
 
 from sqlmodel import select
 
-from midex.catalog import Catalog, Token, utcnow
-from midex.errors import MidexError
+from midex.contract.errors import MidexError
+from midex.storage.catalog import Catalog, Token, utcnow
 
 PREFIX = "mdx_"
 

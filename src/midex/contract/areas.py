@@ -1,0 +1,183 @@
+"""Country resolution: ISO3, ISO2, M49 numeric or a name in any common spelling -> ISO3.
+
+country_converter does the matching; schemas/areas/overrides.yaml holds reviewed corrections and
+the aggregate codes the sources publish. Unique values are converted once on the driver and the
+result joined back in Spark, so no Python runs per row.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from midex.contract.schema import Schema
+
+NOT_APPLICABLE = "_Z"
+
+
+@dataclass(frozen=True)
+class AreaResolution:
+    value: str
+    iso3: str | None
+    problem: str | None  # why it did not resolve, with what to do
+
+
+@cache
+def _converter():  # type: ignore[no-untyped-def]
+    import country_converter as coco
+
+    logging.getLogger("country_converter").setLevel(logging.ERROR)
+    return coco.CountryConverter()
+
+
+@cache
+def iso3_codes() -> frozenset[str]:
+    return frozenset(str(c) for c in _converter().data["ISO3"].dropna())
+
+
+def area_codes(schema: Schema) -> frozenset[str]:
+    """The areas codelist: ISO 3166-1 alpha-3, the reviewed reporting areas without one (XKX,
+    CHI) and the residual categories (XON, XOS, _X); without _Z (not applicable)."""
+    return iso3_codes() | frozenset(schema.area_overrides.values()) | frozenset(schema.area_extra)
+
+
+def reporting_area_codes(schema: Schema) -> frozenset[str]:
+    """Areas a provider can report for: the areas codelist without the residual categories."""
+    residual = {code for code, (kind, _) in schema.area_extra.items() if kind == "residuals"}
+    return area_codes(schema) - residual
+
+
+@cache
+def _names() -> dict[str, str]:
+    data = _converter().data
+    names: dict[str, str] = {}
+    for col in ("name_short", "name_official"):
+        for name, iso3 in zip(data[col], data["ISO3"], strict=True):
+            names[str(name)] = str(iso3)
+    return names
+
+
+def suggest(value: str, limit: int = 3) -> list[str]:
+    names = _names()
+    out: list[str] = []
+    seen: set[str] = set()
+    for match in difflib.get_close_matches(value, list(names), n=limit * 3, cutoff=0.5):
+        if names[match] not in seen:
+            seen.add(names[match])
+            out.append(f"{match} ({names[match]})")
+    return out[:limit]
+
+
+@cache
+def _subnational_patterns(path: Path, version: str) -> tuple[re.Pattern[str], ...]:
+    doc = yaml.safe_load(path.read_text("utf-8")) or {}
+    return tuple(re.compile(str(p)) for p in doc.get("subnational_patterns") or ())
+
+
+@cache
+def _iso2_codes() -> frozenset[str]:
+    return frozenset(str(c) for c in _converter().data["ISO2"].dropna())
+
+
+def area_kind(value: str, schema: Schema) -> str | None:
+    """'aggregate', 'former' or 'subnational' for an area that is knowingly not a country (per
+    schemas/areas/overrides.yaml); None for anything else (a country, or unknown)."""
+    from midex.formats.areas import non_countries
+
+    key = value.strip().upper()
+    if key in schema.area_aggregates:
+        return "aggregate"
+    kind = non_countries(schema).kind(value)
+    if kind is not None:
+        return kind
+    path = schema.root / "areas" / "overrides.yaml"
+    for pattern in _subnational_patterns(path, schema.mapping_version):
+        # a region code of a country: its first two letters are the country's (ISO2 or Eurostat)
+        if pattern.match(key) and (key[:2] in _iso2_codes() or key[:2] in schema.area_overrides):
+            return "subnational"
+    return None
+
+
+NOT_A_COUNTRY = {
+    "aggregate": "is an aggregate (a group of countries), not a country",
+    "former": "is a former state or a part of a country with no ISO 3166-1 code today",
+    "subnational": "is a sub-national region, not a country",
+}
+
+
+def resolve_areas(values: list[str], schema: Schema) -> list[AreaResolution]:
+    """Resolve each distinct submitted area string (already trimmed)."""
+    known = area_codes(schema)
+    out: dict[str, AreaResolution] = {}
+    to_convert: list[str] = []
+    for value in values:
+        key = value.strip().rstrip("*").strip().upper()  # UN DESA footnote marks: "Polynesia*"
+        if not key:
+            continue
+        kind = None if key in schema.area_overrides else area_kind(value, schema)
+        if key == NOT_APPLICABLE:
+            out[value] = AreaResolution(value, NOT_APPLICABLE, None)
+        elif kind is not None:
+            out[value] = AreaResolution(value, None, f"'{value}' {NOT_A_COUNTRY[kind]}")
+        elif key in schema.area_overrides:
+            out[value] = AreaResolution(value, schema.area_overrides[key], None)
+        else:
+            to_convert.append(value)
+    if to_convert:
+        # M49 codes come as strings ("004"); country_converter wants them as integers.
+        # UN DESA marks footnotes with a trailing "*" ("Polynesia*")
+        names = [v.strip().rstrip("*").strip() for v in to_convert]
+        query: list[str | int] = [int(v) if v.isdigit() else v for v in names]
+        converted = _converter().convert(query, to="ISO3", not_found=None)
+        if not isinstance(converted, list):
+            converted = [converted]
+        for value, iso3 in zip(to_convert, converted, strict=True):
+            if isinstance(iso3, list):
+                iso3s = [c for c in iso3 if c in known]
+                iso3 = iso3s[0] if len(iso3s) == 1 else None
+            if isinstance(iso3, str) and iso3 in known:
+                out[value] = AreaResolution(value, iso3, None)
+            else:
+                hints = suggest(value.strip())
+                hint = f"; did you mean {' or '.join(hints)}?" if hints else ""
+                out[value] = AreaResolution(
+                    value,
+                    None,
+                    f"unknown country '{value}'{hint} Use an ISO 3166 alpha-3 code (e.g. MEX)",
+                )
+    return [out[v] for v in values if v in out]
+
+
+# What an area label of a source is (the reviewed classification, tests/data/real_area_labels.csv)
+KEPT_KINDS = ("country", "reporting_area", "residual", "partner_total")
+LEFT_OUT_KINDS = ("aggregate", "former", "subnational", "unknown")
+
+
+def classify_areas(labels: list[str], role: str, schema: Schema) -> dict[str, tuple[str, str]]:
+    """label -> (kind, code) for area labels as a source writes them, in the column `role`
+    (REF_AREA or COUNTERPART_AREA). Kinds kept in the observations: country (ISO 3166-1),
+    reporting_area and residual (schemas/areas/overrides.yaml), partner_total (a partner "World":
+    _Z); left out with a parse note or a finding: aggregate, former, subnational, unknown (code
+    empty)."""
+    out: dict[str, tuple[str, str]] = {}
+    rest = []
+    for label in labels:
+        key = label.strip().rstrip("*").strip().upper()
+        if role == "COUNTERPART_AREA" and key in schema.partner_totals:
+            out[label] = ("partner_total", NOT_APPLICABLE)
+        else:
+            rest.append(label)
+    for r in resolve_areas(rest, schema):
+        if r.iso3 is not None:
+            extra = schema.area_extra.get(r.iso3)
+            kind = "country" if extra is None else extra[0].removesuffix("s")
+            out[r.value] = (kind, r.iso3)
+        else:
+            out[r.value] = (area_kind(r.value, schema) or "unknown", "")
+    return out

@@ -1,0 +1,1 @@
+"""Publishing: the release bundle (Parquet, CSV, SDMX-CSV, manifest), provenance, the HTML report."""

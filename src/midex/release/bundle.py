@@ -1,0 +1,584 @@
+"""Releases: immutable numbered folders of tables with a manifest, a bundle and a report; and
+export from them.
+
+A release folder `published/<n>/` holds every table as Parquet, `manifest.json` (tables, columns,
+row counts, sha256 per file, source submissions, mapping versions, as-of, embargo), `report.html`
+(charts, self-contained) and `release-<n>.zip` (every table as CSV + the manifest + the report).
+The impact tables pass their suites in expectations/tables/ before anything is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import sys
+import threading
+import zipfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from queue import Full, Queue
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from midex.contract.csvsafe import safe_array, safe_cell, safe_table, safe_text
+from midex.contract.errors import MidexError
+from midex.contract.schema import Schema
+from midex.storage.catalog import Catalog, Release, utcnow
+from midex.storage.lake import Lake
+from midex.transforms.resolve import RESOLVED_TABLES, read_state, resolved_dir
+from midex.transforms.tables import build_table, group_members_table
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+MANIFEST = "manifest.json"
+REPORT = "report.html"
+T = TypeVar("T")
+# Deflate level of the release bundle: 1 compresses CSV of numbers about as well as the default
+# (6) at a fraction of its time (docs/performance.md); the bundle is for slow connections
+ZIP_LEVEL = 1
+EXPORT_FORMATS = ("csv", "parquet", "sdmx-csv", "json")
+SDMX_AGENCY = "MIDEX"
+# what an observation carries besides its key and value: attributes in SDMX, lineage otherwise
+OBSERVATION_ATTRIBUTES = ["UNIT_MEASURE", "OBS_STATUS", "NATURE", "COMMENT"]
+
+log = logging.getLogger("midex")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A naive datetime (a CLI argument, SQLite) is read as UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _write_single_parquet(df: DataFrame, target: Path, scratch: Path) -> None:
+    """Write `df` as one Parquet file at `target` (tables are small; one file is easy to ship)."""
+    df.coalesce(1).write.mode("overwrite").parquet(str(scratch))
+    parts = sorted(scratch.glob("part-*.parquet"))
+    if len(parts) != 1:
+        raise MidexError(f"expected one Parquet part for {target.name}, found {len(parts)}")
+    os.replace(parts[0], target)
+    shutil.rmtree(scratch)
+
+
+def _resolved_tables(
+    spark: SparkSession, lake: Lake, catalog: Catalog, schema: Schema, as_of: datetime | None
+) -> dict[str, DataFrame]:
+    """observations, observations_all, source_disagreements: from resolved/ (what `midex run`
+    wrote), or resolved as of an instant."""
+    from midex.transforms.resolve import resolve_lake
+
+    if as_of is None and all(resolved_dir(lake, n).exists() for n in RESOLVED_TABLES):
+        return {n: spark.read.parquet(str(resolved_dir(lake, n))) for n in RESOLVED_TABLES}
+    resolution = resolve_lake(spark, lake, catalog, schema, as_of)
+    if resolution is None:
+        when = f" by {as_of.isoformat()}" if as_of else ""
+        raise MidexError(f"no submission was accepted{when}; submit files and `midex run` first")
+    return resolution.tables()
+
+
+def _definitions(schema: Schema, table_names: list[str]) -> dict[str, dict[str, Any]]:
+    """What the manifest says about each table: kind, grain, layout, columns with units."""
+    out: dict[str, dict[str, Any]] = {
+        "observations": {
+            "kind": "observations",
+            "description": "The resolved observations the tables were computed from, with lineage.",
+            "grain": list(schema.series_key),
+            "layout": "long",
+            "sdmx": {
+                "dimensions": list(schema.series_key),
+                "value": "OBS_VALUE",
+                "attributes": OBSERVATION_ATTRIBUTES,
+            },
+            "column_definitions": [
+                {"name": c.name, "type": c.type, "description": c.description}
+                for c in schema.observation_columns
+            ],
+        },
+        "group_members": {
+            "kind": "reference",
+            "description": "Members of every group the aggregates use (schemas/groups/).",
+            "grain": ["GROUP_CODE", "REF_AREA"],
+            "layout": "reference",
+        },
+    }
+    for name in table_names:
+        d = schema.table(name)
+        out[name] = {
+            "kind": "impact",
+            "version": d.get("version"),
+            "description": d.get("description"),
+            "sdg": d.get("sdg"),
+            "grain": list(d["grain"]),
+            "layout": d.get("layout", "wide"),
+            "sdmx": d.get("sdmx"),
+            "source_indicators": d.get("source_indicators") or [],
+            "column_definitions": [
+                {k: c[k] for k in ("name", "type", "unit", "description", "formula") if k in c}
+                | ({"from_indicator": c["from_indicator"]} if c.get("from_indicator") else {})
+                for c in d["columns"]
+            ],
+            "lineage": d.get("lineage") or [],
+            "measures": d.get("measures"),
+        }
+    return out
+
+
+def _csv_ready(table: pa.Table) -> pa.Table:
+    """List columns joined with ';' (CSV has no lists); text that begins like a formula
+    prefixed with ' (midex.contract.csvsafe); the other columns as they are."""
+    columns = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+            column = pc.binary_join(column.cast(pa.list_(pa.string())), ";")
+        columns.append(safe_array(column))
+    return pa.table(columns, names=table.column_names)
+
+
+def _csv_bytes(table: pa.Table) -> bytes:
+    """CSV of a table; list columns joined with ';' (CSV has no lists), text spreadsheet-safe."""
+    buffer = pa.BufferOutputStream()
+    pacsv.write_csv(_csv_ready(table), buffer)
+    return buffer.getvalue().to_pybytes()
+
+
+def _csv_parts(path: Path) -> Iterator[pa.Buffer]:
+    """The CSV of the Parquet file at `path`, one row group at a time, the header first (a file
+    with no rows: the header alone)."""
+    source = pq.ParquetFile(path)
+    if source.num_row_groups == 0:
+        groups: Iterator[pa.Table] = iter([source.schema_arrow.empty_table()])
+    else:
+        groups = (source.read_row_group(i) for i in range(source.num_row_groups))
+    for i, group in enumerate(groups):
+        buffer = pa.BufferOutputStream()
+        pacsv.write_csv(_csv_ready(group), buffer, pacsv.WriteOptions(include_header=i == 0))
+        yield buffer.getvalue()
+
+
+_DONE = object()
+
+
+def ahead(items: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """`items`, produced in a worker thread up to `depth` ahead of the consumer.
+
+    For a pipeline of two steps that release the GIL (pyarrow's CSV encoding; zlib and SHA-256
+    on the bytes): each runs on its own core. An error in the worker is raised to the consumer;
+    a consumer that stops early stops the worker."""
+    queue: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand(item: Any) -> bool:
+        """Queue `item` unless the consumer has stopped (then never block); whether it was."""
+        while not stop.is_set():
+            try:
+                queue.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not hand(item):
+                    return
+            hand(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            hand(exc)
+
+    worker = threading.Thread(target=produce, name="midex-ahead", daemon=True)
+    worker.start()
+    try:
+        while (item := queue.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _stream_csv(path: Path, sink: Any) -> str:
+    """Write the Parquet file at `path` as CSV into `sink`, one row group at a time (memory
+    holds a few row groups, not the table); return the CSV's SHA-256. A worker thread encodes
+    the next row groups while this one hashes and writes (in a zip: compresses) the last."""
+    digest = hashlib.sha256()
+    for part in ahead(_csv_parts(path)):
+        digest.update(part)
+        sink.write(memoryview(part))
+    return digest.hexdigest()
+
+
+def _submissions(catalog: Catalog, ids: list[int]) -> list[dict[str, Any]]:
+    out = []
+    for sid in ids:
+        s = catalog.submission(sid)
+        out.append(
+            {
+                "id": s.id,
+                "provider": s.provider_code,
+                "file": s.file_name,
+                "sha256": s.sha256,
+                "accepted_at": _iso(s.accepted_at),
+                "mapping_version": s.mapping_version,
+            }
+        )
+    return out
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else _utc(moment).isoformat()  # type: ignore[union-attr]
+
+
+def check_release_tables(
+    impact: dict[str, Any], schema: Schema, expectations: Path
+) -> list[dict[str, Any]]:
+    """Run the table suites; raise with every error-level failure, return the warnings."""
+    from midex.quality.table_checks import check_tables
+
+    failures = check_tables(impact, schema, expectations)
+    errors = [f for f in failures if f.severity == "error"]
+    if errors:
+        raise MidexError(
+            f"release stopped: {len(errors)} table check(s) failed (expectations/tables/): "
+            + "; ".join(f.describe() for f in errors)
+        )
+    return [f.to_dict() for f in failures]
+
+
+def publish(
+    spark: SparkSession,
+    lake: Lake,
+    catalog: Catalog,
+    schema: Schema,
+    as_of: datetime | None = None,
+    embargo_until: datetime | None = None,
+    expectations: Path | None = None,
+) -> Release:
+    """`_publish` under the catalog's release and resolve locks: one release at a time, its
+    number taken and committed inside the lock, resolved/ unchanged while it is read."""
+    with catalog.lock("release"), catalog.lock("resolve"):
+        return _publish(spark, lake, catalog, schema, as_of, embargo_until, expectations)
+
+
+def _publish(
+    spark: SparkSession,
+    lake: Lake,
+    catalog: Catalog,
+    schema: Schema,
+    as_of: datetime | None = None,
+    embargo_until: datetime | None = None,
+    expectations: Path | None = None,
+) -> Release:
+    """Compute every table from the resolved observations, check them, publish a new release.
+
+    With `as_of`, the observations are those that were current at that instant by acceptance
+    time (resolved afresh from the harmonised partitions), not the latest. With
+    `embargo_until`, the release is not the default for consumers before that instant."""
+    if expectations is None:
+        from midex.contract.settings import get_settings
+
+        expectations = get_settings().expectations
+    as_of, embargo_until = _utc(as_of), _utc(embargo_until)
+    from midex.quality.validate import import_in_background
+
+    import_in_background()  # the table checks need it after the Spark work
+    resolved = _resolved_tables(spark, lake, catalog, schema, as_of)
+    # resolved/ laid out by area holds each table sorted already: its files are concatenated
+    # into the release one at a time with pyarrow, not sorted and coalesced again by Spark
+    by_area = as_of is None and read_state(lake) is not None
+    key = list(schema.series_key)
+    observations = resolved["observations"]
+    tables: dict[str, DataFrame] = {"observations": observations.orderBy(*key)}
+    if by_area:  # the impact tables read a few columns: only those are cached
+        needed = {*key, "OBS_VALUE", "PROVIDER", "ACCEPTED_AT", "SUBMISSION_ID", "MAPPING_VERSION"}
+        observations = observations.select(*[c for c in observations.columns if c in needed])
+    # Cached grouped by indicator: every impact table filters on INDICATOR, and the cache keeps
+    # each column batch's min and max, so a table scans the batches of its indicators only
+    observations = observations.sortWithinPartitions("INDICATOR").cache()
+    try:
+        tables.update({n: df for n, df in resolved.items() if n != "observations"})
+        # written by pyarrow as built: the same bytes on any machine (Spark's writer was not)
+        fixed = {"group_members": group_members_table(schema)}
+        number = catalog.next_release_number()
+        target = lake.published_dir() / str(number)
+        if target.exists():  # a publish that crashed before its catalog commit: the
+            # release lock (pipeline.publish) says no live process is writing it
+            log.warning("removing %s: a crashed publish's output, unknown to the catalog", target)
+            shutil.rmtree(target)
+        created_at = utcnow()
+        definitions = _definitions(schema, schema.table_names())
+
+        def compute() -> tuple[dict[str, pa.Table], list[Any], list[int], list[str]]:
+            """The impact tables (Spark jobs), their checks' warnings, the source submissions and
+            the mapping versions. Impact tables are small (areas × years): computed once,
+            collected as Arrow, checked with pandas and written with pyarrow, which spares Spark
+            a job per expectation."""
+            impact = {
+                n: build_table(n, observations, schema).toArrow() for n in schema.table_names()
+            }
+            warnings = check_release_tables(
+                {n: t.to_pandas() for n, t in impact.items()}, schema, Path(expectations)
+            )
+            submission_ids = sorted(
+                r[0] for r in observations.select("SUBMISSION_ID").distinct().collect()
+            )
+            mapping_versions = sorted(
+                r[0] for r in observations.select("MAPPING_VERSION").distinct().collect() if r[0]
+            )
+            return impact, warnings, submission_ids, mapping_versions
+
+        def write(tmp: Path) -> None:
+            from midex.release.report import release_report
+
+            tmp.mkdir(parents=True)
+            entries: dict[str, Any] = {}
+            stamp = created_at.timetuple()[:6]
+
+            def member(file_name: str) -> zipfile.ZipInfo:
+                info = zipfile.ZipInfo(file_name, date_time=stamp)
+                info.compress_type = zipfile.ZIP_DEFLATED  # a ZipInfo's default is stored
+                info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]  # no public setter
+                return info
+
+            # every table's CSV is streamed into the bundle from its Parquet file: memory holds
+            # a row group, not the release (the observations of a 10M lake are gigabytes of CSV)
+            with zipfile.ZipFile(
+                tmp / f"release-{number}.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL
+            ) as bundle:
+
+                def build(name: str) -> tuple[str, Path, pq.FileMetaData, str]:
+                    path = tmp / f"{name}.parquet"
+                    if name in fixed:
+                        pq.write_table(fixed[name], path)
+                    elif name not in tables:  # an impact table (Arrow, computed by then)
+                        pq.write_table(impact[name], path)
+                    elif by_area and name in RESOLVED_TABLES:  # INT96, as Spark writes them
+                        lake.concat_by_area(
+                            resolved_dir(lake, name), path, use_deprecated_int96_timestamps=True
+                        )
+                    else:
+                        _write_single_parquet(tables[name], path, tmp / f".scratch-{name}")
+                    return name, path, pq.read_metadata(path), sha256_file(path)
+
+                def add(names: list[str]) -> None:
+                    # the next table's Parquet file is built (pyarrow, GIL released) while this
+                    # one's CSV goes into the bundle
+                    for name, path, metadata, sha256 in ahead((build(n) for n in names), depth=1):
+                        with bundle.open(member(f"{name}.csv"), "w", force_zip64=True) as entry:
+                            csv_sha256 = _stream_csv(path, entry)
+                        entries[name] = {
+                            "file": path.name,
+                            "rows": metadata.num_rows,
+                            "sha256": sha256,
+                            "columns": list(metadata.schema.to_arrow_schema().names),
+                            "csv": {"file": f"{name}.csv", "sha256": csv_sha256},
+                            **definitions.get(name, {"kind": "resolution"}),
+                        }
+
+                # The resolved tables go in while Spark computes the impact tables (started
+                # below); a failed table check raises here, and the temporary folder goes
+                add([*tables, *fixed])
+                impact, warnings, submission_ids, mapping_versions = computed.result()
+                add(list(impact))
+                sources = _submissions(catalog, submission_ids)
+                manifest: dict[str, Any] = {
+                    "release": number,
+                    "created_at": created_at.isoformat(),
+                    "as_of": _iso(as_of),
+                    "embargo_until": _iso(embargo_until),
+                    "mapping_version": schema.mapping_version,
+                    "mapping_versions": mapping_versions,
+                    "tables": entries,
+                    "source_submissions": sources,
+                    "checks": {"warnings": warnings},
+                    "bundle": f"release-{number}.zip",
+                }
+                report = release_report(manifest, impact).encode("utf-8")
+                (tmp / REPORT).write_bytes(report)
+                manifest["report"] = {
+                    "file": REPORT,
+                    "sha256": hashlib.sha256(report).hexdigest(),
+                }
+                text = json.dumps(manifest, indent=2, default=str) + "\n"
+                (tmp / MANIFEST).write_text(text, "utf-8")
+                bundle.writestr(member(MANIFEST), text.encode("utf-8"))
+                bundle.writestr(member(REPORT), report)
+
+        # Spark's jobs (the impact tables) and the writing (pyarrow and zlib, mostly outside the
+        # GIL) use the cores together. Leaving the block waits for Spark, also when writing failed.
+        with ThreadPoolExecutor(1, thread_name_prefix="midex-impact") as pool:
+            computed = pool.submit(compute)
+            lake.replace_dir(target, write)
+        submission_ids = computed.result()[2]
+    finally:
+        observations.unpersist()
+    manifest_path = target / MANIFEST
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    try:
+        return catalog.add_release(
+            Release(
+                number=number,
+                created_at=created_at,
+                as_of=as_of,
+                embargo_until=embargo_until,
+                path=str(target),
+                manifest_sha256=sha256_file(manifest_path),
+                tables={k: v["rows"] for k, v in manifest["tables"].items()},
+                submission_ids=submission_ids,
+            )
+        )
+    except Exception:
+        shutil.rmtree(target, ignore_errors=True)  # the catalog is the commit: no entry, no folder
+        raise
+
+
+def read_manifest(release: Release) -> dict[str, Any]:
+    return json.loads((Path(release.path) / MANIFEST).read_text("utf-8"))
+
+
+def read_table(release: Release, table: str) -> pa.Table:
+    manifest = read_manifest(release)
+    if table not in manifest["tables"]:
+        known = ", ".join(sorted(manifest["tables"]))
+        raise MidexError(f"release {release.number} has no table {table!r}; it has: {known}")
+    return pq.read_table(Path(release.path) / manifest["tables"][table]["file"])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def sdmx_csv(release: Release, table: str) -> str:
+    """The table as SDMX-CSV 2.0: STRUCTURE, STRUCTURE_ID, ACTION, dimensions, OBS_VALUE,
+    attributes. Long tables keep their dimensions; wide tables are melted, one row per value,
+    with a MEASURE dimension and the column's unit as UNIT_MEASURE. Text that begins like a
+    formula is prefixed with ' (midex.contract.csvsafe)."""
+    manifest = read_manifest(release)
+    entry = manifest["tables"].get(table)
+    data = read_table(release, table)
+    if entry is None or entry.get("layout") not in ("long", "wide"):
+        raise MidexError(f"table {table} has no SDMX structure; export it as csv or parquet")
+    version = entry.get("version") or 1
+    structure_id = f"{SDMX_AGENCY}:DF_{table.upper()}({version}.0)"
+    rows = safe_table(data).to_pylist()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if entry["layout"] == "long":
+        sdmx = entry["sdmx"]
+        dims, value, attrs = sdmx["dimensions"], sdmx["value"], sdmx["attributes"]
+        writer.writerow(["STRUCTURE", "STRUCTURE_ID", "ACTION", *dims, "OBS_VALUE", *attrs])
+        for r in rows:
+            writer.writerow(
+                ["dataflow", structure_id, "I"]
+                + [_cell(r[d]) for d in dims]
+                + [_cell(r[value])]
+                + [_cell(r[a]) for a in attrs]
+            )
+        return out.getvalue()
+    grain = entry["grain"]
+    units = {c["name"]: c.get("unit", "") for c in entry.get("column_definitions", [])}
+    measures = [c for c in data.column_names if c not in grain]
+    writer.writerow(
+        ["STRUCTURE", "STRUCTURE_ID", "ACTION", *grain, "MEASURE", "OBS_VALUE", "UNIT_MEASURE"]
+    )
+    for r in rows:
+        for m in measures:
+            if r[m] is None:
+                continue  # SDMX leaves missing observations out
+            writer.writerow(
+                ["dataflow", structure_id, "I"]
+                + [_cell(r[g]) for g in grain]
+                + [safe_text(m), _cell(r[m]), safe_cell(units.get(m, ""))]
+            )
+    return out.getvalue()
+
+
+def export_bytes(release: Release, table: str, fmt: str) -> bytes:
+    """`table` of `release` in format `fmt` (csv, parquet, sdmx-csv or json)."""
+    if fmt not in EXPORT_FORMATS:
+        raise MidexError(f"unknown export format {fmt!r}; use one of {', '.join(EXPORT_FORMATS)}")
+    if fmt == "sdmx-csv":
+        return sdmx_csv(release, table).encode("utf-8")
+    data = read_table(release, table)
+    if fmt == "csv":
+        return _csv_bytes(data)
+    if fmt == "json":
+        entry = read_manifest(release)["tables"][table]
+        doc = {
+            "release": release.number,
+            "table": table,
+            "description": entry.get("description"),
+            "columns": entry.get("column_definitions") or entry["columns"],
+            "rows": data.to_pylist(),
+        }
+        return (json.dumps(doc, default=_cell, ensure_ascii=False) + "\n").encode("utf-8")
+    buffer = pa.BufferOutputStream()
+    pq.write_table(data, buffer)
+    return buffer.getvalue().to_pybytes()
+
+
+def export(release: Release, table: str, fmt: str, output: str) -> None:
+    """Write `table` of `release` to `output` (a path, or '-' for standard output)."""
+    payload = export_bytes(release, table, fmt)
+    if output == "-":
+        sys.stdout.flush()
+        if hasattr(sys.stdout, "buffer"):
+            sys.stdout.buffer.write(payload)
+        elif fmt != "parquet":  # a text-only stdout (captured output)
+            sys.stdout.write(payload.decode("utf-8"))
+        else:
+            raise MidexError("standard output is not binary here; write Parquet with --output PATH")
+        sys.stdout.flush()
+    else:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        Path(output).write_bytes(payload)
+
+
+def table_rows(release: Release, table: str) -> list[dict[str, Any]]:
+    return read_table(release, table).to_pylist()
+
+
+def filter_rows(data: pa.Table, where: dict[str, str]) -> pa.Table:
+    """Rows whose columns equal the given values (compared as text, as a user types them)."""
+    mask = None
+    for column, wanted in where.items():
+        if column not in data.column_names:
+            raise MidexError(
+                f"--where {column}=…: no such column; columns: {', '.join(data.column_names)}"
+            )
+        text = pc.cast(data.column(column), pa.string())
+        if pa.types.is_boolean(data.schema.field(column).type):
+            wanted = wanted.lower()
+        condition = pc.equal(text, pa.scalar(wanted))
+        mask = condition if mask is None else pc.and_(mask, condition)
+    return data if mask is None else data.filter(pc.fill_null(mask, False))

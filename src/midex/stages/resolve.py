@@ -1,0 +1,108 @@
+"""Resolve: accepted harmonised partitions -> resolved/ (observations, disagreements), incrementally by area."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from midex.storage.catalog import (
+    SubmissionStatus,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+from midex.stages.context import Context
+
+log = logging.getLogger("midex")
+
+
+def resolution(ctx: Context, spark: SparkSession, as_of: datetime | None = None, only=None):  # type: ignore[no-untyped-def]
+    """The resolved tables (observations, observations_all, source_disagreements) as they were
+    at `as_of` by acceptance time (default: now), computed from the harmonised partitions of the
+    submissions accepted by then (`only`: of some areas); None if there are none. Reads only;
+    writes nothing."""
+    from midex.transforms.resolve import resolve_lake
+
+    return resolve_lake(spark, ctx.lake, ctx.catalog, ctx.schema, as_of, only)
+
+
+def resolve(ctx: Context, spark: SparkSession) -> int:
+    """`resolve_unlocked` under the catalog's resolve lock: one resolution at a time, never while a
+    release reads resolved/."""
+    with ctx.catalog.lock("resolve"):
+        return resolve_unlocked(ctx, spark)
+
+
+def resolve_unlocked(ctx: Context, spark: SparkSession) -> int:
+    """Bring resolved/{observations,observations_all,source_disagreements} up to date with every
+    accepted submission (harmonised partitions are only read); mark them resolved.
+
+    Incremental: only the areas that changed are resolved again — those the newly accepted (or
+    reprocessed) submissions hold rows of, now or before, and those of submissions no longer
+    accepted — one file per area, the other areas' files kept. So a national provider's
+    submission costs what its area costs, not what the lake holds. A full resolution runs when
+    resolved/ does not say what it was built from (`_state.json`, or another mapping version),
+    or when the change touches most areas."""
+    from midex.transforms.resolve import (
+        RESOLVED_TABLES,
+        AreaScope,
+        read_state,
+        resolved_dir,
+        submission_areas,
+        write_state,
+    )
+
+    accepted = ctx.catalog.submissions((SubmissionStatus.accepted,))
+    state = read_state(ctx.lake, ctx.schema.mapping_version)
+    before = state or {}
+    new = [s for s in accepted if s.resolved_at is None or s.id not in before]
+    gone = set(before) - {s.id for s in accepted}
+    index = {s.id: before[s.id] for s in accepted if s.id in before}
+    index.update({s.id: submission_areas(ctx.lake, s.id) for s in new})  # type: ignore[misc, arg-type]
+    touched: set[str] = set()
+    for sid in [s.id for s in new] + sorted(gone):
+        touched |= index.get(sid, set()) | before.get(sid, set())  # type: ignore[arg-type]
+    known = set().union(*before.values(), *index.values())
+    incremental = (
+        state is not None
+        and all(resolved_dir(ctx.lake, n).exists() for n in RESOLVED_TABLES)
+        and 2 * len(touched) <= len(known)
+    )
+    result = None
+    if incremental and touched:
+        log.info("resolving %d of %d areas again", len(touched), len(known))
+        result = resolution(ctx, spark, only=AreaScope(touched, index))
+        incremental = result is not None  # else no accepted rows are left in those areas
+    if not incremental:
+        result = resolution(ctx, spark)
+        if result is None:  # nothing is accepted (any more): nothing is resolved
+            for name in RESOLVED_TABLES:
+                shutil.rmtree(resolved_dir(ctx.lake, name), ignore_errors=True)
+    if result is not None:
+        result.versions.cache()  # the three tables derive from it: annotate once
+        try:
+            for name, df in result.tables(sort=False).items():
+                ctx.lake.write_spark_by_area(
+                    df,
+                    resolved_dir(ctx.lake, name),
+                    "REF_AREA",
+                    result.order[name],
+                    areas=touched if incremental else None,
+                    clustered=name in result.clustered,
+                )
+        finally:
+            result.versions.unpersist()
+    write_state(ctx.lake, index, ctx.schema.mapping_version)  # type: ignore[arg-type]
+    rows = ctx.lake.parquet_rows(ctx.lake.observations_dir())  # footers: no Spark job
+    now = utcnow()
+    for s in accepted:
+        if s.resolved_at is None:
+            ctx.catalog.update_submission(s.id, resolved_at=now)  # type: ignore[arg-type]
+    return rows
+
+
+def needs_resolve(ctx: Context) -> bool:
+    return any(s.resolved_at is None for s in ctx.catalog.submissions((SubmissionStatus.accepted,)))

@@ -1,0 +1,1 @@
+"""Where things are kept: the catalog (SQLModel, with its Alembic migrations), the lake (Parquet zones and their commit protocol), the landing (local or S3, one interface). Imports midex.contract only."""

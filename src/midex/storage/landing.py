@@ -1,0 +1,104 @@
+"""Landing: keep every submitted file exactly as received, addressed by its sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from midex.contract.errors import MidexError
+
+if TYPE_CHECKING:
+    from midex.contract.settings import Settings
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass(frozen=True)
+class LandedFile:
+    path: Path  # the landed file; with object-store landing, a local copy of the same bytes
+    file_name: str
+    sha256: str
+    size_bytes: int
+    uri: str | None = None  # s3://bucket/key when landed in an object store
+
+    @property
+    def landing_uri(self) -> str:
+        return self.uri or str(self.path)
+
+
+def safe_file_name(name: str) -> str:
+    """The base name only, with anything outside [A-Za-z0-9._-] replaced: no path traversal."""
+    base = Path(name.replace("\\", "/")).name
+    cleaned = _UNSAFE.sub("_", base).strip("._") or "submission"
+    return cleaned[:200]
+
+
+def land_file(source: Path, landing_root: Path, provider_code: str) -> LandedFile:
+    """Copy `source` unchanged under landing/provider=<code>/<sha256>/<name>; return its identity.
+
+    The copy is written to a temporary file first and moved into place, so a crash never leaves a
+    half-written file at the final path. Landing the same bytes twice gives the same path.
+    """
+    if not source.is_file():
+        raise MidexError(f"{source}: no such file; check the path")
+    landing_root.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    size = 0
+    fd, tmp_name = tempfile.mkstemp(prefix=".landing-", dir=landing_root)
+    try:
+        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+        sha = digest.hexdigest()
+        name = safe_file_name(source.name)
+        target = landing_root / f"provider={provider_code}" / sha / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            os.unlink(tmp_name)
+        else:
+            os.replace(tmp_name, target)
+            os.chmod(target, 0o444)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+    return LandedFile(path=target, file_name=name, sha256=sha, size_bytes=size)
+
+
+def land(settings: Settings, source: Path, provider_code: str) -> LandedFile:
+    """Land `source` where the settings say: the landing folder, or an s3:// MIDEX_LANDING."""
+    if settings.landing_s3:
+        from midex.storage.landing_s3 import land_file_s3
+
+        return land_file_s3(settings, source, provider_code)
+    assert settings.landing is not None
+    return land_file(source, settings.landing, provider_code)
+
+
+@contextmanager
+def local_copy(settings: Settings, landing_uri: str) -> Iterator[Path]:
+    """The landed file as a local path: itself, or a temporary download of an s3:// object."""
+    if landing_uri.startswith("s3://"):
+        from midex.storage.landing_s3 import download_to_temp
+
+        path = download_to_temp(settings, landing_uri)
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path.parent, ignore_errors=True)
+    else:
+        yield Path(landing_uri)
+
+
+def copy_out(landed: Path, destination: Path) -> None:
+    shutil.copyfile(landed, destination)

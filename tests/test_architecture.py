@@ -1,0 +1,75 @@
+"""The folders of src/midex/ import only downwards (docs/architecture.md): every import is read,
+including those inside functions, and each known exception is named here, so a new door fails."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import midex
+
+SRC = Path(midex.__file__).resolve().parent
+
+# folder -> the folders it may import (besides itself and contract/, which all may import)
+ALLOWED = {
+    "contract": set(),
+    "storage": set(),
+    "runtime": set(),
+    "formats": {"storage"},
+    "transforms": {"storage", "runtime"},
+    "quality": {"transforms", "storage", "runtime"},
+    "release": {"storage", "transforms", "quality", "runtime"},
+    "stages": {"storage", "formats", "transforms", "quality", "release", "runtime"},
+}
+EDGES = {"cli", "service", "demo"}
+# imports that break the rules today, each a door to close (docs/architecture.md, "Left to do")
+KNOWN = {
+    ("midex.contract.areas", "midex.formats.areas"),
+}
+
+
+def _folder(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _imports() -> list[tuple[str, str]]:
+    found = []
+    for path in SRC.rglob("*.py"):
+        module = ".".join(("midex", *path.relative_to(SRC).with_suffix("").parts))
+        module = module.removesuffix(".__init__")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            else:
+                continue
+            found += [(module, t) for t in targets if t.startswith("midex.")]
+    return found
+
+
+def test_each_folder_imports_only_the_folders_below_it() -> None:
+    wrong = []
+    for module, target in _imports():
+        here, there = _folder(module), _folder(target)
+        if here in EDGES or here == "" or there in ("", here, "contract"):
+            continue
+        if here not in ALLOWED:
+            wrong.append(f"{module}: folder {here!r} is not in docs/architecture.md")
+        elif there not in ALLOWED[here] and not any(
+            module == a and target.startswith(b) for a, b in KNOWN
+        ):
+            wrong.append(f"{module} imports {target}")
+    assert not wrong, "imports against docs/architecture.md:\n" + "\n".join(sorted(set(wrong)))
+
+
+def test_nothing_below_the_edges_imports_them() -> None:
+    wrong = sorted(
+        {
+            f"{module} imports {target}"
+            for module, target in _imports()
+            if _folder(module) not in EDGES and _folder(target) in EDGES
+        }
+    )
+    assert not wrong, "\n".join(wrong)
