@@ -22,8 +22,6 @@ import pyarrow as pa
 
 from midex.contract.errors import MidexError
 
-RAW_LINEAGE = ("SOURCE_ROW", "SOURCE_SHEET", "SOURCE_COLUMN")
-
 
 @dataclass
 class ParsedFile:

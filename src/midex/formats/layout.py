@@ -97,7 +97,7 @@ def layout_names() -> list[str]:
 
 
 @cache
-def _load(path: Path, mtime: float) -> dict[str, Any]:
+def _load(path: Path, mtime: float) -> dict[str, Any]:  # noqa: ARG001 - mtime: part of the cache key
     try:
         with path.open(encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)

@@ -98,7 +98,3 @@ def local_copy(settings: Settings, landing_uri: str) -> Iterator[Path]:
             shutil.rmtree(path.parent, ignore_errors=True)
     else:
         yield Path(landing_uri)
-
-
-def copy_out(landed: Path, destination: Path) -> None:
-    shutil.copyfile(landed, destination)
