@@ -7,6 +7,8 @@
 | MIDEX_LANDING       | $MIDEX_HOME/landing              | where submitted files are kept unchanged |
 | MIDEX_CATALOG_URL   | sqlite:///$MIDEX_HOME/catalog.db | SQLAlchemy URL of the catalog            |
 | MIDEX_SPARK_MASTER  | local[*]                         | Spark master URL                         |
+| MIDEX_SPARK_LOCAL_IP (or SPARK_LOCAL_IP) | 127.0.0.1   | address the Spark driver binds and advertises |
+| MIDEX_DEBUG         | false                            | the CLI prints a crash's traceback       |
 | MIDEX_SPARK_DRIVER_MEMORY | 4g                         | driver heap (in local mode, also the executor's) |
 | MIDEX_SPARK_CLASS_ARCHIVE | $VENV/share/midex/spark-classes.jsa | JVM class archive for a faster start ("" = off) |
 | MIDEX_SCHEMAS       | the repository's schemas/        | folder of schema and codelist files      |
@@ -40,7 +42,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # schemas/ and expectations/ sit at the repository root, three levels above src/midex/contract/.
@@ -48,13 +50,20 @@ _REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MIDEX_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MIDEX_", extra="ignore", populate_by_name=True)
 
     home: Path = Path(".midex")
     lake: Path | None = None
     landing: Path | None = None
     catalog_url: str | None = None
     spark_master: str = "local[*]"
+    # the address the Spark driver binds and advertises: loopback, or on a cluster the address its
+    # executors reach this host by (Spark's own SPARK_LOCAL_IP is honoured, as infra/ sets it)
+    spark_local_ip: str = Field(
+        "127.0.0.1", validation_alias=AliasChoices("MIDEX_SPARK_LOCAL_IP", "SPARK_LOCAL_IP")
+    )
+    # the CLI shows a crash's traceback instead of one line
+    debug: bool = False
     spark_shuffle_partitions: int = 4
     # Spark's own default (1g) is small once the driver is also the executor (local mode):
     # validating 1M rows spills its sorts with it (327 MB), not with 4g; batches go to 5M rows
