@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from midex.contract.digest import sha256_and_size
 from midex.contract.errors import MidexError
-from midex.storage.landing import LandedFile, safe_file_name
+from midex.storage.landed import LandedFile, safe_file_name
 
 if TYPE_CHECKING:
     from midex.contract.settings import Settings
