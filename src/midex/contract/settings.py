@@ -11,7 +11,7 @@
 | MIDEX_DEBUG         | false                            | the CLI prints a crash's traceback       |
 | MIDEX_SPARK_DRIVER_MEMORY | 4g                         | driver heap (in local mode, also the executor's) |
 | MIDEX_SPARK_CLASS_ARCHIVE | $VENV/share/midex/spark-classes.jsa | JVM class archive for a faster start ("" = off) |
-| MIDEX_SCHEMAS       | the repository's schemas/        | folder of schema and codelist files      |
+| MIDEX_SCHEMAS       | the repository's schemas/ (installed: $PREFIX/share/midex/schemas) | folder of schema and codelist files      |
 | MIDEX_EXPECTATIONS  | the repository's expectations/   | folder of validation suites              |
 | MIDEX_JOBS          | the repository's jobs/           | spark-submit entry points (DAGs use them) |
 | MIDEX_S3_ENDPOINT_URL | (AWS)                          | S3-compatible endpoint (MinIO …) when MIDEX_LANDING is s3:// |
@@ -39,14 +39,22 @@ for staging uploads only.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# schemas/ and expectations/ sit at the repository root, three levels above src/midex/contract/.
-_REPO_ROOT = Path(__file__).resolve().parents[3]
+
+def _shipped(name: str) -> Path:
+    """Where schemas/, expectations/ or jobs/ are when no setting names them: the repository
+    checkout this package runs from (an editable install, the tests), else what an installed
+    package ships under <prefix>/share/midex/ (pyproject's data-files)."""
+    checkout = Path(__file__).resolve().parents[3] / name
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "midex" / name
 
 
 class Settings(BaseSettings):
@@ -87,9 +95,9 @@ class Settings(BaseSettings):
     # largest real file ~…); 0 = no limit
     parse_budget_s: float = 600.0
     parse_memory_mb: int = 4096
-    schemas: Path = _REPO_ROOT / "schemas"
-    expectations: Path = _REPO_ROOT / "expectations"
-    jobs: Path = _REPO_ROOT / "jobs"
+    schemas: Path = Field(default_factory=lambda: _shipped("schemas"))
+    expectations: Path = Field(default_factory=lambda: _shipped("expectations"))
+    jobs: Path = Field(default_factory=lambda: _shipped("jobs"))
     # object-store landing: set from an s3:// MIDEX_LANDING (see _split_landing)
     landing_s3: str | None = None
     s3_endpoint_url: str | None = None
