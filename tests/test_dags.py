@@ -103,7 +103,7 @@ def test_every_job_a_dag_references_takes_the_arguments_the_dags_pass(capsys) ->
     from midex.stages.orchestration import ReleaseRequest, reprocess_args
 
     # the DAG files and the module their tasks delegate to (midex.stages.orchestration)
-    sources = [*DAGS, REPO / "src" / "midex" / "orchestration.py"]
+    sources = [*DAGS, REPO / "src" / "midex" / "stages" / "orchestration.py"]
     referenced = {job for path in sources for job in _jobs_referenced(path)}
     assert referenced == {"process_submission", "resolve", "publish", "reprocess"}
     moment = datetime(2026, 1, 2, 18, tzinfo=UTC)
