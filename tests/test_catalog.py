@@ -5,15 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import SQLModel
 
+from midex.contract.clock import utcnow
 from midex.contract.errors import MidexError
-from midex.storage.catalog import (
-    Catalog,
-    ProviderKind,
-    Release,
-    Submission,
-    SubmissionStatus,
-    utcnow,
-)
+from midex.storage.catalog import Catalog, ProviderKind, Release, Submission, SubmissionStatus
 
 
 @pytest.fixture

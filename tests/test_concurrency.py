@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import SQLModel
 
+from midex.contract.clock import utcnow
 from midex.contract.errors import MidexError
-from midex.storage.catalog import Catalog, Claim, ProviderKind, Submission, utcnow
+from midex.storage.catalog import Catalog, Claim, ProviderKind, Submission
 from midex.storage.lake import remove_leftovers
 from midex.storage.owners import HOST, owner_alive, owner_name
 

@@ -207,9 +207,10 @@ def test_needs_spark_only_until_a_submission_is_decided() -> None:
 
 
 def test_release_is_due_only_when_something_changed_since_the_last_one(ctx) -> None:
+    from midex.contract.clock import utcnow
     from midex.stages import submit
     from midex.stages.orchestration import release_due
-    from midex.storage.catalog import Release, SubmissionStatus, utcnow
+    from midex.storage.catalog import Release, SubmissionStatus
 
     assert release_due(ctx) is False  # nothing accepted: nothing to publish
     ctx.catalog.add_provider("WB", "World Bank", "agency", [])

@@ -346,7 +346,7 @@ def test_an_upload_name_without_folders_is_taken_plain(name: str, safe: str) -> 
 def test_landing_keeps_no_folder_nor_nul_of_any_name(name: str, safe: str) -> None:
     """Names no file system allows (a NUL) reach landing only through an upload or an
     object-store key: the landed name is still plain."""
-    from midex.storage.landing import safe_file_name
+    from midex.storage.landed import safe_file_name
 
     assert safe_file_name(name) == safe
 

@@ -412,9 +412,9 @@ def test_formulas_edge_cases_by_hand(spark) -> None:
     a, b, cost, remit = F.col("a"), F.col("b"), F.col("cost"), F.col("remit")
     got = df.select(
         fx.mirror_asymmetry(a, b).alias("asym"),
-        fx.asymmetry_flag(fx.mirror_asymmetry(a, b)).alias("flag"),
-        fx.savings_at_target_usd(remit, cost).alias("savings"),
-        fx.gap_to_target_usd(a, remit).alias("gap"),
+        fx.asymmetry_flag(fx.mirror_asymmetry(a, b), threshold=0.2).alias("flag"),
+        fx.savings_at_target_usd(remit, cost, target_pct=3.0).alias("savings"),
+        fx.gap_to_target_usd(a, remit, target_pct=0.7).alias("gap"),
         fx.share_of_population_and_group(a, b, 100).alias("share"),
         fx.positive_ratio(b, a).alias("ratio"),
     )

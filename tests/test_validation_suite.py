@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from midex.contract import rules
+from midex.contract import periods, rules
 from midex.contract.schema import load_schema
 from midex.contract.settings import get_settings
 from midex.quality.validate import load_suite
@@ -58,11 +58,11 @@ def test_suite_that_reads_the_coherence_entries_before_deriving_them_is_refused(
 
 
 def test_periods() -> None:
-    assert rules.previous_period("2020") == "2019"
-    assert rules.previous_period("2020-Q1") == "2019-Q4"
-    assert rules.previous_period("2020-Q3") == "2020-Q2"
-    assert rules.previous_period("2020-01") == "2019-12"
-    assert rules.previous_period("2020-10") == "2020-09"
+    assert periods.previous_period("2020") == "2019"
+    assert periods.previous_period("2020-Q1") == "2019-Q4"
+    assert periods.previous_period("2020-Q3") == "2020-Q2"
+    assert periods.previous_period("2020-01") == "2019-12"
+    assert periods.previous_period("2020-10") == "2020-09"
     assert rules.normalise_period(" 2019.0") == "2019"
     assert rules.normalise_period("2019q2") == "2019-Q2"
     assert rules.normalise_period("2019M07") == "2019-07"

@@ -6,7 +6,6 @@ one clear line on standard error, never a traceback.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -254,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a bug, not bad input: one line, the traceback on request
-        if os.environ.get("MIDEX_DEBUG"):
+        if _debug():
             raise
         typer.echo(
             f"midex: internal error: {type(exc).__name__}: {exc} "
@@ -271,3 +270,13 @@ def console() -> None:
 
 if __name__ == "__main__":
     console()
+
+
+def _debug() -> bool:
+    """MIDEX_DEBUG, read through the settings; a crash while reading them shows its traceback."""
+    from midex.contract.settings import get_settings
+
+    try:
+        return get_settings().debug
+    except Exception:  # noqa: BLE001 - the settings themselves are broken: show why
+        return True

@@ -88,8 +88,6 @@ def _iso2_codes() -> frozenset[str]:
 def area_kind(value: str, schema: Schema) -> str | None:
     """'aggregate', 'former' or 'subnational' for an area that is knowingly not a country (per
     schemas/areas/overrides.yaml); None for anything else (a country, or unknown)."""
-    from midex.formats.areas import non_countries
-
     key = value.strip().upper()
     if key in schema.area_aggregates:
         return "aggregate"
@@ -181,3 +179,47 @@ def classify_areas(labels: list[str], role: str, schema: Schema) -> dict[str, tu
         else:
             out[r.value] = (area_kind(r.value, schema) or "unknown", "")
     return out
+
+
+# -- labels a file uses for what is not a country (schemas/areas/overrides.yaml); readers of
+# agency files leave them out and say so in the parse notes
+
+
+@dataclass(frozen=True)
+class NonCountries:
+    aggregates: frozenset[str]  # upper-cased codes and names
+    former: frozenset[str]
+
+    def kind(self, value: str | None) -> str | None:
+        """'aggregate', 'former' or None (maybe a country) for an area label as written."""
+        if value is None:
+            return None
+        key = value.strip().rstrip("*").strip().upper()
+        if not key:
+            return None
+        if key in self.aggregates:
+            return "aggregate"
+        if key in self.former:
+            return "former"
+        return None
+
+
+@cache
+def _load(path: Path, version: str) -> NonCountries:
+    with path.open(encoding="utf-8") as fh:
+        doc = yaml.safe_load(fh) or {}
+
+    def keys(*lists: str) -> frozenset[str]:
+        return frozenset(str(v).strip().upper() for name in lists for v in doc.get(name) or ())
+
+    return NonCountries(keys("aggregates", "aggregate_names"), keys("former_areas"))
+
+
+def non_countries(schema: Schema) -> NonCountries:
+    return _load(schema.root / "areas" / "overrides.yaml", schema.mapping_version)
+
+
+NOTE_WHAT = {
+    "aggregate": "rows of aggregates (regions, income groups, World) left out",
+    "former": "rows of former states or parts of countries (no ISO 3166-1 code today) left out",
+}

@@ -149,42 +149,6 @@ def spark_message(rule: str, **values: Column | str) -> Column:
     return F.format_string(printf, *[a if not isinstance(a, str) else F.lit(a) for a in args])
 
 
-# --- periods, shared by the offline path (the Spark path has the same rules as expressions) ---
-
-_YEAR = re.compile(r"^\d{4}$")
-_YEAR_FLOAT = re.compile(r"^\d{4}\.0+$")
-_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$")
-_MONTH = re.compile(r"^(\d{4})(?:-|M)(0[1-9]|1[0-2])$")
-
-
-def normalise_period(value: str | None) -> str | None:
-    """YYYY, YYYY-Qn (also YYYYQn), YYYY-MM (also YYYYMmm), Excel's 2019.0 -> canonical."""
-    if value is None:
-        return None
-    v = value.strip(" ").upper()
-    if _YEAR.match(v):
-        return v
-    if _YEAR_FLOAT.match(v):
-        return v[:4]
-    if m := _QUARTER.match(v):
-        return f"{m.group(1)}-Q{m.group(2)}"
-    if m := _MONTH.match(v):
-        return f"{m.group(1)}-{m.group(2)}"
-    return None
-
-
-def previous_period(period: str) -> str:
-    """The period before a canonical period: 2020 -> 2019, 2020-Q1 -> 2019-Q4, 2020-01 -> 2019-12."""
-    year = int(period[:4])
-    if len(period) == 4:
-        return str(year - 1)
-    if period[5] == "Q":
-        q = int(period[6])
-        return f"{year - 1}-Q4" if q == 1 else f"{year}-Q{q - 1}"
-    month = int(period[5:7])
-    return f"{year - 1}-12" if month == 1 else f"{year}-{month - 1:02d}"
-
-
 def cell_column(column: str | None, source_column: str | None) -> str | None:
     """The column a provider sees: for a value, the sheet's column (e.g. a year) when the format
     has one (wide files); otherwise the template column the rule is about."""

@@ -16,6 +16,13 @@ import yaml
 
 from midex.contract.errors import MidexError
 
+# Lineage, each list once. The cell of the submitted file a value came from (every raw row
+# carries it; the readers set it), and with the text found there (findings name both).
+CELL_LINEAGE = ("SOURCE_ROW", "SOURCE_SHEET", "SOURCE_COLUMN")
+CELL_AND_TEXT = (*CELL_LINEAGE, "SOURCE_VALUE")
+# what UNIT_MULT may be: a power of ten from 10^-12 to 10^15
+UNIT_MULT_RANGE = (-12, 15)
+
 
 @dataclass(frozen=True)
 class Code:
@@ -83,12 +90,6 @@ class Schema:
 
     def codelist(self, name: str) -> Codelist:
         return getattr(self, name)
-
-    def template_column(self, name: str) -> Column:
-        for c in self.template_columns:
-            if c.name == name:
-                return c
-        raise KeyError(name)
 
     def table(self, name: str) -> dict[str, Any]:
         path = self.root / "tables" / f"{name}.yaml"

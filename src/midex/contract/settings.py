@@ -7,9 +7,11 @@
 | MIDEX_LANDING       | $MIDEX_HOME/landing              | where submitted files are kept unchanged |
 | MIDEX_CATALOG_URL   | sqlite:///$MIDEX_HOME/catalog.db | SQLAlchemy URL of the catalog            |
 | MIDEX_SPARK_MASTER  | local[*]                         | Spark master URL                         |
+| MIDEX_SPARK_LOCAL_IP (or SPARK_LOCAL_IP) | 127.0.0.1   | address the Spark driver binds and advertises |
+| MIDEX_DEBUG         | false                            | the CLI prints a crash's traceback       |
 | MIDEX_SPARK_DRIVER_MEMORY | 4g                         | driver heap (in local mode, also the executor's) |
 | MIDEX_SPARK_CLASS_ARCHIVE | $VENV/share/midex/spark-classes.jsa | JVM class archive for a faster start ("" = off) |
-| MIDEX_SCHEMAS       | the repository's schemas/        | folder of schema and codelist files      |
+| MIDEX_SCHEMAS       | the repository's schemas/ (installed: $PREFIX/share/midex/schemas) | folder of schema and codelist files      |
 | MIDEX_EXPECTATIONS  | the repository's expectations/   | folder of validation suites              |
 | MIDEX_JOBS          | the repository's jobs/           | spark-submit entry points (DAGs use them) |
 | MIDEX_S3_ENDPOINT_URL | (AWS)                          | S3-compatible endpoint (MinIO …) when MIDEX_LANDING is s3:// |
@@ -37,24 +39,39 @@ for staging uploads only.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# schemas/ and expectations/ sit at the repository root, three levels above src/midex/contract/.
-_REPO_ROOT = Path(__file__).resolve().parents[3]
+
+def _shipped(name: str) -> Path:
+    """Where schemas/, expectations/ or jobs/ are when no setting names them: the repository
+    checkout this package runs from (an editable install, the tests), else what an installed
+    package ships under <prefix>/share/midex/ (pyproject's data-files)."""
+    checkout = Path(__file__).resolve().parents[3] / name
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "midex" / name
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="MIDEX_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MIDEX_", extra="ignore", populate_by_name=True)
 
     home: Path = Path(".midex")
     lake: Path | None = None
     landing: Path | None = None
     catalog_url: str | None = None
     spark_master: str = "local[*]"
+    # the address the Spark driver binds and advertises: loopback, or on a cluster the address its
+    # executors reach this host by (Spark's own SPARK_LOCAL_IP is honoured, as infra/ sets it)
+    spark_local_ip: str = Field(
+        "127.0.0.1", validation_alias=AliasChoices("MIDEX_SPARK_LOCAL_IP", "SPARK_LOCAL_IP")
+    )
+    # the CLI shows a crash's traceback instead of one line
+    debug: bool = False
     spark_shuffle_partitions: int = 4
     # Spark's own default (1g) is small once the driver is also the executor (local mode):
     # validating 1M rows spills its sorts with it (327 MB), not with 4g; batches go to 5M rows
@@ -78,9 +95,9 @@ class Settings(BaseSettings):
     # largest real file ~…); 0 = no limit
     parse_budget_s: float = 600.0
     parse_memory_mb: int = 4096
-    schemas: Path = _REPO_ROOT / "schemas"
-    expectations: Path = _REPO_ROOT / "expectations"
-    jobs: Path = _REPO_ROOT / "jobs"
+    schemas: Path = Field(default_factory=lambda: _shipped("schemas"))
+    expectations: Path = Field(default_factory=lambda: _shipped("expectations"))
+    jobs: Path = Field(default_factory=lambda: _shipped("jobs"))
     # object-store landing: set from an s3:// MIDEX_LANDING (see _split_landing)
     landing_s3: str | None = None
     s3_endpoint_url: str | None = None

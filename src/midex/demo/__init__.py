@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from midex.contract.digest import sha256_file
 from midex.contract.errors import MidexError
 from midex.storage.catalog import ProviderKind
 
@@ -68,7 +68,7 @@ def run_demo(ctx: Context, spark: SparkSession, echo: Callable[[str], None]) -> 
     landed = {(s.provider_code, s.sha256) for s in ctx.catalog.submissions()}
     for file_name, provider in SUBMISSIONS:
         path = DEMO_DIR / file_name
-        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+        sha = sha256_file(path)
         if (provider, sha) in landed:
             continue
         sub = submit(ctx, path, provider)

@@ -10,64 +10,28 @@ Spark. A reader raises MidexError with file, row and what to do when it cannot r
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import pyarrow as pa
-
 from midex.contract.errors import MidexError
+from midex.contract.schema import load_schema
+from midex.formats import eurostat, layout, sdmx_csv, sdmx_ml, template, wdi
+from midex.formats.base import FormatSpec, NoFormatMatched, ParsedFile
+from midex.formats.layout import layout_names, read_layout
+from midex.formats.raw import conform
 
-RAW_LINEAGE = ("SOURCE_ROW", "SOURCE_SHEET", "SOURCE_COLUMN")
-
-
-@dataclass
-class ParsedFile:
-    table: pa.Table
-    format: str
-    # What the reader left out on purpose (aggregates, sub-national areas, footnotes) and why,
-    # for the provider's report: one line each.
-    notes: list[str] = field(default_factory=list)
-
-
-Reader = Callable[[Path, str], ParsedFile]
-
-
-@dataclass(frozen=True)
-class FormatSpec:
-    """A format a module of this package offers: define `FORMAT = FormatSpec(...)` in it.
-
-    detect(path) -> bool says whether a file is surely in this format (for --format auto), or
-    returns the precise format name (a layout's `layout:<name>`);
-    order sorts detectors (lower first; the template, which accepts most CSVs, comes last).
-    """
-
-    name: str
-    read: Reader
-    detect: Callable[[Path], bool | str | None] | None = None
-    order: int = 50
-    description: str = ""
+# the reader modules, each declaring its FORMAT (a new format: a module here, and its name below)
+READERS = (template, wdi, eurostat, sdmx_csv, sdmx_ml, layout)
 
 
 @cache
 def formats() -> dict[str, FormatSpec]:
-    """Every format defined by a module of this package, by name."""
-    found: dict[str, FormatSpec] = {}
-    for info in pkgutil.iter_modules(__path__):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        spec = getattr(module, "FORMAT", None)
-        if isinstance(spec, FormatSpec):
-            found[spec.name] = spec
-    return found
+    """Every format a reader module declares, by name."""
+    return {m.FORMAT.name: m.FORMAT for m in READERS}
 
 
 def format_names() -> list[str]:
-    from midex.formats.layout import layout_names
-
     return ["auto", *sorted(formats()), *(f"layout:{n}" for n in layout_names())]
 
 
@@ -82,8 +46,6 @@ def check_format(fmt: str) -> str:
     shown = fmt[:40].encode("ascii", "replace").decode()
     if fmt.startswith("layout:"):
         shown = shown.split(":", 1)[1]
-        from midex.formats.layout import layout_names
-
         raise MidexError(
             f"unknown layout {shown!r}; known layouts: {', '.join(layout_names()) or 'none'} "
             "(a layout is named, not given as a path)"
@@ -109,23 +71,27 @@ def detect_format(path: Path) -> str:
 
 def read_submission(path: Path, fmt: str, display_name: str | None = None) -> ParsedFile:
     """Parse `path` in format `fmt` ('auto' detects) into the raw table, in its one shape."""
-    from midex.contract.schema import load_schema
-    from midex.formats.raw import conform
-
     name = display_name or path.name
     if fmt == "auto":
         fmt = detect_format(path)
     check_format(fmt)
     if fmt.startswith("layout:"):
-        from midex.formats.layout import read_layout
-
         parsed = read_layout(path, name, fmt.split(":", 1)[1])
     else:
-        spec = formats().get(fmt)
-        if spec is None:
-            raise MidexError(
-                f"{name}: unknown format {fmt!r}; known formats: {', '.join(formats())}"
-            )
-        parsed = spec.read(path, name)
+        try:
+            parsed = formats()[fmt].read(path, name)
+        except NoFormatMatched as exc:
+            raise _no_format(exc) from None
     parsed.table = conform(parsed.table, load_schema())
     return parsed
+
+
+def _no_format(exc: NoFormatMatched) -> MidexError:
+    known = ", ".join(n for n in sorted(formats()) if n != "layout")
+    found = ", ".join(h for h in exc.header if h)[:200] or "nothing"
+    return MidexError(
+        f"{exc.name}: row 1: required column(s) {', '.join(exc.missing)} missing "
+        f"(found: {found}); the file matches no format midex reads ({known}, or one of "
+        f"{len(layout_names())} layouts): start from the template (`midex template`), or ask "
+        "the data team for a layout (schemas/layouts/) if it holds figures midex collects"
+    )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from midex.contract.errors import MidexError
 from midex.contract.schema import load_schema
-from midex.formats import FormatSpec, ParsedFile
+from midex.formats.base import FormatSpec, ParsedFile
 from midex.formats.raw import RawRows, count_note
 from midex.formats.sdmx_map import sdmx_map
 from midex.formats.sheets import check_readable, head, kind, read_text

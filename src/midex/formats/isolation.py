@@ -37,7 +37,7 @@ from typing import Any
 import pyarrow as pa
 
 from midex.contract.errors import BudgetExceeded, MidexError
-from midex.formats import ParsedFile
+from midex.formats.base import ParsedFile
 from midex.storage.lake import owned_suffix, remove_leftovers
 
 # what the server process imports once, so that each child starts reading at once

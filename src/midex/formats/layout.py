@@ -59,11 +59,10 @@ from typing import Any
 
 import yaml
 
-from midex.contract.areas import NOT_APPLICABLE
+from midex.contract.areas import NOT_APPLICABLE, NOTE_WHAT, non_countries
 from midex.contract.errors import MidexError
 from midex.contract.schema import load_schema
-from midex.formats import FormatSpec, ParsedFile
-from midex.formats.areas import NOTE_WHAT, non_countries
+from midex.formats.base import FormatSpec, ParsedFile
 from midex.formats.raw import RawRows, count_note, normalise_number
 from midex.formats.sheets import (
     Sheet,
@@ -97,7 +96,7 @@ def layout_names() -> list[str]:
 
 
 @cache
-def _load(path: Path, mtime: float) -> dict[str, Any]:
+def _load(path: Path, mtime: float) -> dict[str, Any]:  # noqa: ARG001 - mtime: part of the cache key
     try:
         with path.open(encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)

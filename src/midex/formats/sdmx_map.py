@@ -11,7 +11,7 @@ import yaml
 
 from midex.contract.errors import MidexError
 from midex.contract.schema import Schema, load_schema
-from midex.formats import ParsedFile
+from midex.formats.base import ParsedFile
 from midex.formats.raw import RawRows
 
 

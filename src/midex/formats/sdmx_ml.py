@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from midex.contract.errors import MidexError
-from midex.formats import FormatSpec, ParsedFile
+from midex.formats.base import FormatSpec, ParsedFile
 from midex.formats.sdmx_map import read_sdmx_message
 from midex.formats.sheets import check_readable, head, kind
 

@@ -18,7 +18,8 @@ import pyarrow.csv as pacsv
 
 from midex.contract.errors import MidexError
 from midex.contract.schema import load_schema
-from midex.formats import FormatSpec, ParsedFile, sheets
+from midex.formats import sheets
+from midex.formats.base import FormatSpec, NoFormatMatched, ParsedFile
 
 _SNIFF_BYTES = 64 * 1024
 
@@ -48,17 +49,8 @@ def _detect_delimiter(first_line: str) -> str:
 
 
 def _no_format(name: str, missing: list[str], header: list[str]) -> MidexError:
-    from midex.formats import formats
-    from midex.formats.layout import layout_names
-
-    known = ", ".join(n for n in sorted(formats()) if n != "layout")
-    return MidexError(
-        f"{name}: row 1: required column(s) {', '.join(missing)} missing "
-        f"(found: {', '.join(h for h in header if h)[:200] or 'nothing'}); the file matches no "
-        f"format midex reads ({known}, or one of {len(layout_names())} layouts): start from "
-        "the template (`midex template`), or ask the data team for a layout "
-        "(schemas/layouts/) if it holds figures midex collects"
-    )
+    # read_submission names the formats and layouts there are (this module is one of them)
+    return NoFormatMatched(name, missing, header)
 
 
 def read(path: Path, name: str) -> pa.Table:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from midex.contract.areas import non_countries
 from midex.contract.errors import MidexError
 from midex.contract.schema import load_schema
-from midex.formats import FormatSpec, ParsedFile
-from midex.formats.areas import non_countries
+from midex.formats.base import FormatSpec, ParsedFile
 from midex.formats.raw import RawRows
 from midex.formats.sheets import Sheet, head, kind, read_sheet, read_text, sheet_names, text_rows
 

@@ -27,14 +27,13 @@ from midex.contract import rules
 from midex.contract.areas import NOT_APPLICABLE, area_codes
 from midex.contract.errors import MidexError
 from midex.contract.findings import Finding
-from midex.contract.schema import Schema
+from midex.contract.schema import CELL_AND_TEXT, Schema
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-LINEAGE_COLUMNS = ["SOURCE_ROW", "SOURCE_SHEET", "SOURCE_COLUMN", "SOURCE_VALUE"]
 CONTEXT_COLUMN = "IS_CONTEXT"
 SUBMISSION_COLUMN = "SUBMISSION_ID"  # true on lake rows that only serve as the previous period
 FLAGS_COLUMN = "VALIDATION_FLAGS"
@@ -327,7 +326,7 @@ def prepare(
     if SUBMISSION_COLUMN not in df.columns:
         df = df.withColumn(SUBMISSION_COLUMN, F.lit(0).cast("long"))
     # Only the columns the rules read travel through the shuffle, the sorts and the cache.
-    needed = {*key, SUBMISSION_COLUMN, "OBS_VALUE", *LINEAGE_COLUMNS, *suite.codelist_joins}
+    needed = {*key, SUBMISSION_COLUMN, "OBS_VALUE", *CELL_AND_TEXT, *suite.codelist_joins}
     needed |= {str(e.kwargs["column"]) for e in suite.expectations if "column" in e.kwargs}
     df = df.select(*[c for c in df.columns if c in needed])
     df = df.withColumn(CONTEXT_COLUMN, F.lit(False))
@@ -381,7 +380,7 @@ def prepare(
         df = df.withColumns({n: F.expr(e) for n, e in step.items() if n in windowed})
     # Only what the expectations check and the findings name travels on into the sorts' output
     # and the cache (Spark prunes the rest, the CL_ codes and window helpers, where it can).
-    kept = {*key, SUBMISSION_COLUMN, *LINEAGE_COLUMNS}
+    kept = {*key, SUBMISSION_COLUMN, *CELL_AND_TEXT}
     for exp in suite.expectations:
         kept |= {str(exp.kwargs["column"])} if "column" in exp.kwargs else set()
         kept |= exp.field_columns
@@ -489,7 +488,7 @@ def run_suite_by_submission(
             return found
         # Pass 2: every failing row, for the failed expectations only.
         needed = {
-            *LINEAGE_COLUMNS,
+            *CELL_AND_TEXT,
             SUBMISSION_COLUMN,
             *schema.series_key,
             *(c for i in failed for c in suite.expectations[i].field_columns),

@@ -21,7 +21,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from queue import Full, Queue
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -31,10 +31,12 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from midex.contract.clock import as_utc, utcnow
 from midex.contract.csvsafe import safe_array, safe_cell, safe_table, safe_text
+from midex.contract.digest import sha256_file
 from midex.contract.errors import MidexError
 from midex.contract.schema import Schema
-from midex.storage.catalog import Catalog, Release, utcnow
+from midex.storage.catalog import Catalog, Release
 from midex.storage.lake import Lake
 from midex.transforms.resolve import RESOLVED_TABLES, read_state, resolved_dir
 from midex.transforms.tables import build_table, group_members_table
@@ -54,21 +56,6 @@ SDMX_AGENCY = "MIDEX"
 OBSERVATION_ATTRIBUTES = ["UNIT_MEASURE", "OBS_STATUS", "NATURE", "COMMENT"]
 
 log = logging.getLogger("midex")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """A naive datetime (a CLI argument, SQLite) is read as UTC."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _write_single_parquet(df: DataFrame, target: Path, scratch: Path) -> None:
@@ -248,7 +235,7 @@ def _submissions(catalog: Catalog, ids: list[int]) -> list[dict[str, Any]]:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else _utc(moment).isoformat()  # type: ignore[union-attr]
+    return None if moment is None else as_utc(moment).isoformat()
 
 
 def check_release_tables(
@@ -300,7 +287,8 @@ def _publish(
         from midex.contract.settings import get_settings
 
         expectations = get_settings().expectations
-    as_of, embargo_until = _utc(as_of), _utc(embargo_until)
+    as_of = as_utc(as_of) if as_of is not None else None
+    embargo_until = as_utc(embargo_until) if embargo_until is not None else None
     from midex.quality.validate import import_in_background
 
     import_in_background()  # the table checks need it after the Spark work
@@ -562,10 +550,6 @@ def export(release: Release, table: str, fmt: str, output: str) -> None:
     else:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_bytes(payload)
-
-
-def table_rows(release: Release, table: str) -> list[dict[str, Any]]:
-    return read_table(release, table).to_pylist()
 
 
 def filter_rows(data: pa.Table, where: dict[str, str]) -> pa.Table:

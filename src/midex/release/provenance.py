@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from midex.contract.errors import MidexError
+from midex.contract.schema import CELL_AND_TEXT
 from midex.release.bundle import filter_rows, read_manifest, read_table
 from midex.storage.catalog import Release
 
@@ -22,24 +23,9 @@ LINEAGE_COLUMNS = [
     "PROVIDER",
     "SUBMISSION_ID",
     "SOURCE_FILE",
-    "SOURCE_ROW",
-    "SOURCE_SHEET",
-    "SOURCE_COLUMN",
-    "SOURCE_VALUE",
+    *CELL_AND_TEXT,
     "SOURCE_UNIT",
     "MAPPING_VERSION",
-]
-OBSERVATION_SHOWN = [
-    "REF_AREA",
-    "COUNTERPART_AREA",
-    "INDICATOR",
-    "SEX",
-    "AGE",
-    "TIME_PERIOD",
-    "OBS_VALUE",
-    "UNIT_MEASURE",
-    "OBS_STATUS",
-    *LINEAGE_COLUMNS,
 ]
 # columns of `observations` that say where a value came from, not what it is (not diffed)
 NOT_VALUES = {

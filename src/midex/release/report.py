@@ -133,12 +133,16 @@ def finance_chart(data: dict[str, pa.Table]) -> str:
 def oda_chart(data: dict[str, pa.Table]) -> str:
     rows = [r for r in _latest_per_area(_rows(data, "oda_target")) if r["ODA_PCT_GNI"] is not None]
     rows.sort(key=lambda r: -r["ODA_PCT_GNI"])
+    # the target as the table publishes it (TARGET_PCT, from schemas/tables/oda_target.yaml)
+    target = next((r["TARGET_PCT"] for r in rows if r.get("TARGET_PCT") is not None), None)
     return hbar_chart(
-        "Donors' net ODA as % of GNI (latest year) against the 0.7% target (SDG 17.2.1)",
+        f"Donors' net ODA as % of GNI (latest year) against the {target:g}% target (SDG 17.2.1)"
+        if target is not None
+        else "Donors' net ODA as % of GNI (latest year) (SDG 17.2.1)",
         [f"{r['REF_AREA']} {r['TIME_PERIOD']}" for r in rows],
         [("ODA % of GNI", [r["ODA_PCT_GNI"] for r in rows])],
         fmt=lambda v: f"{v:.2f}%",
-        reference=(0.7, "0.7% target"),
+        reference=(target, f"{target:g}% target") if target is not None else None,
     )
 
 

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,6 +22,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 
+from midex.contract.clock import as_utc, utcnow
 from midex.contract.errors import MidexError
 from midex.contract.findings import read_findings
 from midex.contract.settings import Settings
@@ -57,16 +58,8 @@ class Principal:
     name: str = ""
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)  # SQLite gives naive UTC
-
-
 def embargoed(release: Release) -> bool:
-    return release.under_embargo(_now())
+    return release.under_embargo(utcnow())
 
 
 def _plain(value: Any) -> Any:
@@ -74,7 +67,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value != value:
         return None
     if isinstance(value, datetime):
-        return _aware(value).isoformat()
+        return as_utc(value).isoformat()
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

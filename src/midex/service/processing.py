@@ -162,11 +162,6 @@ class EmbeddedWorker(Processor):
         assert self._executor is not None
         return self._executor.submit(lambda: publish(self.ctx, self.spark(), **kwargs)).result()
 
-    def wait_idle(self, timeout: float = 300) -> None:
-        """Block until everything queued so far is done (tests, shutdown)."""
-        assert self._executor is not None
-        self._executor.submit(lambda: None).result(timeout=timeout)
-
 
 class AirflowTrigger(Processor):
     """Trigger `midex_intake` through Airflow 3's REST API (v2)."""

@@ -15,12 +15,12 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from midex.contract.errors import MidexError
+from midex.contract.periods import is_canonical
 from midex.contract.schema import Schema
 from midex.release.bundle import read_manifest
 from midex.storage.catalog import Release
 
 _ISO3 = re.compile(r"^[A-Z]{3}$")
-_PERIOD = re.compile(r"^\d{4}(-Q[1-4]|-(0[1-9]|1[0-2]))?$")
 _CODE = re.compile(r"^[A-Z0-9_]{1,40}$")
 MAX_LIMIT = 10_000
 
@@ -70,7 +70,7 @@ def parse_query(
             raise BadFilter(f"indicator {_shown(i)} is not an indicator code or alias")
         indicators.append(code)
     for name, p in (("period_from", period_from), ("period_to", period_to)):
-        if p is not None and not _PERIOD.match(p):
+        if p is not None and not is_canonical(p):
             raise BadFilter(f"{name} {_shown(p)} is not a period; write YYYY, YYYY-Qn or YYYY-MM")
     if group is not None and not _CODE.match(group):
         raise BadFilter(f"group {_shown(group)} is not a group code (e.g. WB_LMC)")
@@ -201,7 +201,7 @@ def check_key(key: dict[str, str]) -> None:
             if not (_ISO3.match(v) or v == "_Z"):
                 raise BadFilter(f"{c} {_shown(v)} is not an ISO3 code")
         elif c == "TIME_PERIOD":
-            if not _PERIOD.match(v):
+            if not is_canonical(v):
                 raise BadFilter(f"TIME_PERIOD {_shown(v)} is not a period")
         elif not _CODE.match(v):
             raise BadFilter(f"{c} {_shown(v)} is not a code")

@@ -16,8 +16,9 @@ from datetime import UTC, timedelta
 
 from sqlmodel import select
 
+from midex.contract.clock import utcnow
 from midex.contract.errors import MidexError
-from midex.storage.catalog import Catalog, Token, utcnow
+from midex.storage.catalog import Catalog, Token
 
 PREFIX = "mdx_"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from midex.storage.landing import safe_file_name
+from midex.storage.landed import safe_file_name
 
 # The multipart body is bounded as a whole, not only its file part: the form fields (format,
 # mode, provider, new) are few and short; their number, their bytes and every part's headers are

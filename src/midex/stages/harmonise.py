@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from midex.storage.catalog import (
-    Provider,
-    ProviderKind,
-    Submission,
-    SubmissionStatus,
-    utcnow,
-)
+from midex.contract.clock import utcnow
+from midex.storage.catalog import Provider, ProviderKind, Submission, SubmissionStatus
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -21,7 +16,7 @@ NATURE_BY_KIND = {ProviderKind.national: "C", ProviderKind.agency: "G"}
 
 
 def _raw_has_lcu(ctx: Context, submission_id: int) -> bool:
-    """currency.has_lcu_rows on the raw partition, read with pyarrow (the parse stage wrote it
+    """Whether the raw partition has LCU rows, read with pyarrow (the parse stage wrote it
     with pyarrow): a Spark job less per submission."""
     import pyarrow as pa
     import pyarrow.compute as pc

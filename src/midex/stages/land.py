@@ -12,7 +12,8 @@ from midex.storage.catalog import (
     Submission,
     SubmissionMode,
 )
-from midex.storage.landing import LandedFile, land
+from midex.storage.landed import LandedFile
+from midex.storage.landing import land
 
 if TYPE_CHECKING:
     pass

@@ -8,9 +8,10 @@ tested without Airflow and the CLI could make the same decisions.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from midex.contract.clock import as_utc
 from midex.contract.errors import MidexError
 from midex.storage.catalog import SubmissionStatus
 
@@ -124,27 +125,20 @@ def release_due(ctx: Any, as_of: datetime | None = None) -> bool:
     resolved, or a stage ran for it (new data, a reprocess) after that release. Scheduled
     releases publish only then, so a quiet day makes no identical release, and a scheduled run
     from before anything was accepted (the first unpause) publishes nothing instead of failing."""
-    cutoff = None if as_of is None else _naive_utc(as_of)
+    cutoff = None if as_of is None else as_utc(as_of)
     accepted = [
         s
         for s in ctx.catalog.submissions((SubmissionStatus.accepted,))
-        if cutoff is None or (s.accepted_at and _naive_utc(s.accepted_at) <= cutoff)
+        if cutoff is None or (s.accepted_at and as_utc(s.accepted_at) <= cutoff)
     ]
     releases = ctx.catalog.releases()
     if not releases:
         return bool(accepted)
-    since = _naive_utc(releases[-1].created_at)
-    if any(s.resolved_at and _naive_utc(s.resolved_at) > since for s in accepted):
+    since = as_utc(releases[-1].created_at)
+    if any(s.resolved_at and as_utc(s.resolved_at) > since for s in accepted):
         return True
     for sub in accepted:
         for run in ctx.catalog.stage_runs(sub.id):
-            if run.ok and run.finished_at and _naive_utc(run.finished_at) > since:
+            if run.ok and run.finished_at and as_utc(run.finished_at) > since:
                 return True
     return False
-
-
-def _naive_utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes, PostgreSQL aware ones; compare both as naive UTC.
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value

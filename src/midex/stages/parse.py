@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from midex.contract.clock import utcnow
 from midex.contract.errors import MidexError
 from midex.formats.isolation import read_isolated
-from midex.storage.catalog import (
-    Submission,
-    SubmissionStatus,
-    utcnow,
-)
+from midex.storage.catalog import Submission, SubmissionStatus
 from midex.storage.landing import local_copy
 
 if TYPE_CHECKING:

@@ -5,15 +5,11 @@ from __future__ import annotations
 import traceback
 from typing import TYPE_CHECKING
 
+from midex.contract.clock import utcnow
 from midex.contract.errors import BudgetExceeded, MidexError
 from midex.contract.findings import Finding, summarise, write_findings
 from midex.formats.isolation import Interrupted
-from midex.storage.catalog import (
-    INTERRUPTED,
-    Submission,
-    SubmissionStatus,
-    utcnow,
-)
+from midex.storage.catalog import INTERRUPTED, Submission, SubmissionStatus
 
 if TYPE_CHECKING:
     pass

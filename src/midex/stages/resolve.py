@@ -7,10 +7,8 @@ import shutil
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from midex.storage.catalog import (
-    SubmissionStatus,
-    utcnow,
-)
+from midex.contract.clock import utcnow
+from midex.storage.catalog import SubmissionStatus
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from midex.contract.clock import utcnow
 from midex.contract.findings import Finding, summarise, write_findings
-from midex.storage.catalog import (
-    Submission,
-    SubmissionStatus,
-    utcnow,
-)
+from midex.storage.catalog import Submission, SubmissionStatus
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -20,12 +20,9 @@ from sqlalchemy import JSON, Column, Engine, UniqueConstraint, delete, event, fu
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, create_engine, select
 
+from midex.contract.clock import utcnow
 from midex.contract.errors import MidexError
 from midex.storage.owners import owner_alive
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class ProviderKind(enum.StrEnum):

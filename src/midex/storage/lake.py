@@ -211,10 +211,6 @@ class Lake:
         """Rows of a Parquet folder, from the files' footers: no Spark job, no data read."""
         return sum(pq.read_metadata(f).num_rows for f in sorted(Path(folder).glob("*.parquet")))
 
-    def remove_submission(self, submission_id: int, zones: tuple[str, ...] = ZONES) -> None:
-        for zone in zones:
-            shutil.rmtree(self.submission_dir(zone, submission_id), ignore_errors=True)
-
 
 def area_of_file(path: Path) -> str:
     """The area a file written by Lake.write_spark_by_area holds (`<quoted area>-<n>.parquet`)."""

@@ -4,41 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from midex.contract.errors import MidexError
+from midex.storage import landing_s3
+from midex.storage.landed import LandedFile, safe_file_name
 
 if TYPE_CHECKING:
     from midex.contract.settings import Settings
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-@dataclass(frozen=True)
-class LandedFile:
-    path: Path  # the landed file; with object-store landing, a local copy of the same bytes
-    file_name: str
-    sha256: str
-    size_bytes: int
-    uri: str | None = None  # s3://bucket/key when landed in an object store
-
-    @property
-    def landing_uri(self) -> str:
-        return self.uri or str(self.path)
-
-
-def safe_file_name(name: str) -> str:
-    """The base name only, with anything outside [A-Za-z0-9._-] replaced: no path traversal."""
-    base = Path(name.replace("\\", "/")).name
-    cleaned = _UNSAFE.sub("_", base).strip("._") or "submission"
-    return cleaned[:200]
 
 
 def land_file(source: Path, landing_root: Path, provider_code: str) -> LandedFile:
@@ -78,9 +56,7 @@ def land_file(source: Path, landing_root: Path, provider_code: str) -> LandedFil
 def land(settings: Settings, source: Path, provider_code: str) -> LandedFile:
     """Land `source` where the settings say: the landing folder, or an s3:// MIDEX_LANDING."""
     if settings.landing_s3:
-        from midex.storage.landing_s3 import land_file_s3
-
-        return land_file_s3(settings, source, provider_code)
+        return landing_s3.land_file_s3(settings, source, provider_code)
     assert settings.landing is not None
     return land_file(source, settings.landing, provider_code)
 
@@ -89,16 +65,10 @@ def land(settings: Settings, source: Path, provider_code: str) -> LandedFile:
 def local_copy(settings: Settings, landing_uri: str) -> Iterator[Path]:
     """The landed file as a local path: itself, or a temporary download of an s3:// object."""
     if landing_uri.startswith("s3://"):
-        from midex.storage.landing_s3 import download_to_temp
-
-        path = download_to_temp(settings, landing_uri)
+        path = landing_s3.download_to_temp(settings, landing_uri)
         try:
             yield path
         finally:
             shutil.rmtree(path.parent, ignore_errors=True)
     else:
         yield Path(landing_uri)
-
-
-def copy_out(landed: Path, destination: Path) -> None:
-    shutil.copyfile(landed, destination)

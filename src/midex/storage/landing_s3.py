@@ -12,15 +12,15 @@ Spark never reads the landing zone: the parse stage downloads the object to a te
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from midex.contract.digest import sha256_and_size
 from midex.contract.errors import MidexError
-from midex.storage.landing import LandedFile, safe_file_name
+from midex.storage.landed import LandedFile, safe_file_name
 
 if TYPE_CHECKING:
     from midex.contract.settings import Settings
@@ -74,20 +74,11 @@ def _exists(s3: Any, loc: S3Location) -> bool:
         raise
 
 
-def _sha256(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
 def land_file_s3(settings: Settings, source: Path, provider_code: str) -> LandedFile:
     """Upload `source` unchanged to `<prefix>/provider=<code>/<sha256>/<name>` (once)."""
     if not source.is_file():
         raise MidexError(f"{source}: no such file; check the path")
-    sha, size = _sha256(source)
+    sha, size = sha256_and_size(source)
     name = safe_file_name(source.name)
     target = _root(settings).child(f"provider={provider_code}", sha, name)
     s3 = client(settings)
@@ -165,7 +156,7 @@ def land_incoming(settings: Settings, loc: S3Location, provider_code: str) -> La
     Returns a LandedFile whose `path` is a local temporary copy (for format detection); the
     caller removes its folder."""
     local = download_to_temp(settings, loc.url)
-    sha, size = _sha256(local)
+    sha, size = sha256_and_size(local)
     name = local.name
     target = _root(settings).child(f"provider={provider_code}", sha, name)
     s3 = client(settings)

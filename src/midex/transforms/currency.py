@@ -30,13 +30,6 @@ def lcu_spellings(schema: Schema) -> list[str]:
     return sorted(k for k, code in schema.units.lookup().items() if code == LCU)
 
 
-def has_lcu_rows(raw: DataFrame, schema: Schema) -> bool:
-    from pyspark.sql import functions as F
-
-    spelled = F.upper(F.trim(F.col("UNIT_MEASURE"))).isin(lcu_spellings(schema))
-    return raw.where(spelled).limit(1).count() > 0
-
-
 def exchange_rates(spark: SparkSession, lake: Lake, catalog: Catalog) -> DataFrame:
     """REF_AREA, TIME_PERIOD, RATE from accepted agency submissions (latest acceptance wins)."""
     from pyspark.sql import Window

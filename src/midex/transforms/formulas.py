@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pyspark.sql import Column
 
-ODA_TARGET_PCT_GNI = 0.7  # SDG 17.2.1: donors' net ODA at 0.7% of GNI
-REMIT_COST_TARGET_PCT = 3.0  # SDG 10.c.1: remittance costs below 3% of the amount sent
-REMIT_COST_HIGH_PCT = 5.0  # SDG 10.c.1: no corridor above 5%
-ASYMMETRY_FLAG_THRESHOLD = 0.2  # mirror statistics: the two sides differ by more than 20%
+# The targets and thresholds (0.7% of GNI, 3% and 5% remittance costs, the 20% asymmetry flag,
+# the aggregates' coverage) are the `parameters` of their table definitions in schemas/tables/,
+# and nowhere else: the functions below take them as arguments.
 
 
 def _present(*columns: Column) -> Column:
@@ -82,7 +81,7 @@ def mirror_asymmetry(side_a: Column, side_b: Column) -> Column:
     return F.when(_present(side_a, side_b) & (mean != 0), (side_a - side_b) / mean)
 
 
-def asymmetry_flag(*asymmetries: Column, threshold: float = ASYMMETRY_FLAG_THRESHOLD) -> Column:
+def asymmetry_flag(*asymmetries: Column, threshold: float) -> Column:
     """True when any given asymmetry exceeds the threshold in absolute value, else false."""
     from pyspark.sql import functions as F
 
@@ -106,9 +105,7 @@ def oda_pct_gni(oda_usd: Column, gni_usd: Column, reported_pct_gni: Column) -> C
     return F.coalesce(pct_of(oda_usd, gni_usd), reported_pct_gni)
 
 
-def gap_to_target_usd(
-    oda_usd: Column, gni_usd: Column, target_pct: float = ODA_TARGET_PCT_GNI
-) -> Column:
+def gap_to_target_usd(oda_usd: Column, gni_usd: Column, target_pct: float) -> Column:
     """max(0, target% × GNI − ODA): the US dollars a donor is short of the target."""
     from pyspark.sql import functions as F
 
@@ -132,9 +129,7 @@ def above(value: Column, threshold: float) -> Column:
     return F.when(value.isNotNull(), value > threshold)
 
 
-def savings_at_target_usd(
-    remit_usd: Column, cost_pct: Column, target_pct: float = REMIT_COST_TARGET_PCT
-) -> Column:
+def savings_at_target_usd(remit_usd: Column, cost_pct: Column, target_pct: float) -> Column:
     """What senders would save if the cost fell to the target: remit × (cost − target) / 100
     where the cost is above the target, else 0; missing when either input is."""
     from pyspark.sql import functions as F

@@ -13,16 +13,15 @@ from functools import reduce
 from operator import or_
 from typing import TYPE_CHECKING
 
+from midex.contract import periods
 from midex.contract.areas import NOT_APPLICABLE, resolve_areas
 from midex.contract.rules import fix, spark_message
-from midex.contract.schema import Codelist, Schema
+from midex.contract.schema import UNIT_MULT_RANGE, Codelist, Schema
 from midex.runtime.spark import local_frame
 from midex.transforms.currency import LCU, RATES_SCHEMA
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
-
-PROBLEM_FIELDS = ("rule", "column", "value", "message")
 
 
 @dataclass(frozen=True)
@@ -145,14 +144,14 @@ def normalise_period(value: Column) -> Column:
 
     v = F.upper(F.trim(value))
     return (
-        F.when(v.rlike(r"^\d{4}$"), v)
-        .when(v.rlike(r"^\d{4}\.0+$"), F.substring(v, 1, 4))
+        F.when(v.rlike(periods.YEAR), v)
+        .when(v.rlike(periods.YEAR_FLOAT), F.substring(v, 1, 4))
         .when(
-            v.rlike(r"^\d{4}-?Q[1-4]$"),
+            v.rlike(periods.QUARTER),
             F.concat(F.substring(v, 1, 4), F.lit("-Q"), F.substring(v, -1, 1)),
         )
         .when(
-            v.rlike(r"^\d{4}(-|M)(0[1-9]|1[0-2])$"),
+            v.rlike(periods.MONTH),
             F.concat(F.substring(v, 1, 4), F.lit("-"), F.substring(v, -2, 2)),
         )
     )
@@ -228,7 +227,7 @@ def harmonise(
     )
     mult_text = F.coalesce(_blank_to_null("UNIT_MULT"), F.lit("0"))
     mult = mult_text.try_cast("int")
-    bad_mult = mult.isNull() | (mult < -12) | (mult > 15)
+    bad_mult = mult.isNull() | (mult < UNIT_MULT_RANGE[0]) | (mult > UNIT_MULT_RANGE[1])
     period = F.col("_PERIOD")
     counterpart = F.coalesce(F.col("CA_ISO3"), F.lit(NOT_APPLICABLE))
     counterpart_given = _blank_to_null("COUNTERPART_AREA").isNotNull()

@@ -21,11 +21,12 @@ gives exactly what was current at that instant.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from midex.contract.clock import as_utc
 from midex.contract.errors import MidexError
 from midex.contract.schema import Schema
 from midex.storage.catalog import Catalog, ProviderKind, SubmissionStatus
@@ -305,11 +306,6 @@ def resolve_versions(
             "source_disagreements": [*key, "OTHER_PROVIDER"],
         },
     )
-
-
-def as_utc(moment: datetime) -> datetime:
-    """The catalog stores UTC; a naive datetime (SQLite, a CLI argument) is read as UTC."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def resolve_lake(

@@ -70,8 +70,15 @@ def _wide_inputs(observations: DataFrame, definition: dict[str, Any]) -> DataFra
     return df.where(_any_present(row_when)) if row_when else df
 
 
-def _param(definition: dict[str, Any], name: str, default: float) -> float:
-    return float((definition.get("parameters") or {}).get(name, default))
+def _param(definition: dict[str, Any], name: str) -> float:
+    """A table's parameter (a target, a threshold): from its definition, the one place it is."""
+    parameters = definition.get("parameters") or {}
+    if name not in parameters:
+        raise MidexError(
+            f"schemas/tables/{definition.get('name')}.yaml: parameter {name!r} is missing; "
+            "add it under `parameters:`"
+        )
+    return float(parameters[name])
 
 
 # -- builders -----------------------------------------------------------------------------------
@@ -119,7 +126,7 @@ def _oda(df: DataFrame, target_pct: float) -> DataFrame:
 
 
 def oda_target(observations: DataFrame, definition: dict[str, Any]) -> DataFrame:
-    target = _param(definition, "target_pct", fx.ODA_TARGET_PCT_GNI)
+    target = _param(definition, "target_pct")
     return _oda(_wide_inputs(observations, definition), target)
 
 
@@ -193,7 +200,7 @@ def corridors(observations: DataFrame, definition: dict[str, Any]) -> DataFrame:
         {"STOCK_REPORTED_BY_ORIGIN": "EMIG_STOCK", "REMIT_REPORTED_BY_RECEIVER": "REMIT_IN"},
     )
     df = by_destination.join(by_origin, ["ORIGIN", "DESTINATION", "TIME_PERIOD"], "full")
-    threshold = _param(definition, "flag_threshold", fx.ASYMMETRY_FLAG_THRESHOLD)
+    threshold = _param(definition, "flag_threshold")
     df = df.withColumn(
         "STOCK_ASYMMETRY",
         fx.mirror_asymmetry(
@@ -212,8 +219,8 @@ def corridors(observations: DataFrame, definition: dict[str, Any]) -> DataFrame:
 def remittance_cost(observations: DataFrame, definition: dict[str, Any]) -> DataFrame:
     from pyspark.sql import functions as F
 
-    target = _param(definition, "target_pct", fx.REMIT_COST_TARGET_PCT)
-    high = _param(definition, "high_pct", fx.REMIT_COST_HIGH_PCT)
+    target = _param(definition, "target_pct")
+    high = _param(definition, "high_pct")
     df = _wide_inputs(observations, definition)
     cost = F.col("REMIT_COST_IN_PCT")
     return (
@@ -388,8 +395,10 @@ def aggregates(
         },
         definition.get("filter") or TOTALS,
     )
-    panel = _oda(panel.withColumn("GNI_USD", panel["GNI"]), fx.ODA_TARGET_PCT_GNI)
-    threshold = _param(definition, "coverage_threshold", 2 / 3)
+    # the donors' target is the oda_target table's, not a second copy of it
+    target = _param(schema.table("oda_target"), "target_pct")
+    panel = _oda(panel.withColumn("GNI_USD", panel["GNI"]), target)
+    threshold = _param(definition, "coverage_threshold")
     members = group_members(observations.sparkSession, schema)
     return aggregate_groups(panel, members, definition["measures"], threshold)
 

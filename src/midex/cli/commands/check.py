@@ -24,11 +24,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import typer
 
-from midex.contract import rules
+from midex.contract import periods, rules
 from midex.contract.areas import NOT_APPLICABLE, resolve_areas
 from midex.contract.errors import MidexError, UsageError
 from midex.contract.findings import Finding, sort_findings
-from midex.contract.schema import Schema
+from midex.contract.schema import UNIT_MULT_RANGE, Schema
 from midex.quality.validate import (
     Suite,
     SuiteExpectation,
@@ -36,9 +36,9 @@ from midex.quality.validate import (
     load_suite,
     ratio_indicators,
 )
+from midex.transforms.currency import LCU
 
 REPORTS = ("text", "json", "csv", "html")
-LCU = "LCU"
 
 
 @dataclass
@@ -95,7 +95,8 @@ def _parse_mult(v: str | None) -> int | None:
         m = int(text)
     except ValueError:
         return None
-    return m if -12 <= m <= 15 else None
+    low, high = UNIT_MULT_RANGE
+    return m if low <= m <= high else None
 
 
 def _col(table: pa.Table, name: str) -> pa.Array:
@@ -166,7 +167,7 @@ def check_table(
     age = _map(
         pc.fill_null(t["AGE"], schema.age.default), _upper_lookup(schema.age.lookup()), pa.string()
     ).to_pylist()
-    period = _map(raw["TIME_PERIOD"], rules.normalise_period, pa.string()).to_pylist()
+    period = _map(raw["TIME_PERIOD"], periods.normalise_period, pa.string()).to_pylist()
     markers = frozenset(m.lower() for m in schema.missing_markers if m)
     parsed = _map(
         t["OBS_VALUE"],
@@ -436,7 +437,7 @@ def validate_rows(rows: list[dict[str, Any]], schema: Schema, suite: Suite) -> l
         group.sort(key=lambda r: r["TIME_PERIOD"])
         for before, r in zip(group, group[1:], strict=False):
             v, prev = r["OBS_VALUE"], before["OBS_VALUE"]
-            if prev is None or before["TIME_PERIOD"] != rules.previous_period(r["TIME_PERIOD"]):
+            if prev is None or before["TIME_PERIOD"] != periods.previous_period(r["TIME_PERIOD"]):
                 continue
             if v is None or v <= 0 or prev <= 0:
                 continue

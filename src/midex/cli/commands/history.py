@@ -22,7 +22,7 @@ def series_history(ctx: Any, spark: Any, area: str, indicator: str, period: str 
     from pyspark.sql import functions as F
 
     from midex.contract.areas import resolve_areas
-    from midex.transforms.harmonise import normalise_period
+    from midex.contract.periods import normalise_period
     from midex.transforms.resolve import as_utc, resolve_lake
 
     resolved = resolve_areas([area.strip()], ctx.schema)
@@ -37,10 +37,10 @@ def series_history(ctx: Any, spark: Any, area: str, indicator: str, period: str 
         return []
     versions = resolution.versions.where((F.col("REF_AREA") == iso3) & (F.col("INDICATOR") == code))
     if period:
-        canonical = spark.range(1).select(normalise_period(F.lit(period)).alias("p")).first()
-        if canonical is None or canonical.p is None:
+        canonical = normalise_period(period)
+        if canonical is None:
             raise MidexError(f"--period {period!r} is not a period; write YYYY, YYYY-Qn or YYYY-MM")
-        versions = versions.where(F.col("TIME_PERIOD") == canonical.p)
+        versions = versions.where(F.col("TIME_PERIOD") == canonical)
     subs = {s.id: s for s in ctx.catalog.submissions()}
     rows = []
     for r in versions.collect():
