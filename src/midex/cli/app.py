@@ -27,13 +27,13 @@ app.add_typer(provider_app, name="provider")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (last line).")]
 
 
-def open_context():  # type: ignore[no-untyped-def]
+def open_context():
     from midex.stages import Context
 
     return Context.open()
 
 
-def open_spark():  # type: ignore[no-untyped-def]
+def open_spark():
     from midex.runtime.spark import build_session
 
     return build_session()

@@ -29,7 +29,7 @@ class AreaResolution:
 
 
 @cache
-def _converter():  # type: ignore[no-untyped-def]
+def _converter():
     import country_converter as coco
 
     logging.getLogger("country_converter").setLevel(logging.ERROR)

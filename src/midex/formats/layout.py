@@ -517,7 +517,7 @@ def _read_bare(path: Path, name: str) -> ParsedFile:
 FORMAT = FormatSpec(
     name="layout",
     read=_read_bare,
-    detect=detect,  # type: ignore[arg-type]  # returns the chosen layout's format name
+    detect=detect,  # returns the chosen layout's format name
     order=60,
     description="a provider's own table described by schemas/layouts/<name>.yaml",
 )

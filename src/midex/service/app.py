@@ -245,7 +245,7 @@ def create_app(
     staging = settings.home / "uploads"
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI):
         chosen.start()
         yield
         chosen.stop()

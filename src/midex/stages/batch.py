@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 from midex.stages.context import Context
 
 
-def read_batch(spark: SparkSession, ctx: Context, zone: str, subs: list[Submission]):  # type: ignore[no-untyped-def]
+def read_batch(spark: SparkSession, ctx: Context, zone: str, subs: list[Submission]):
     """The `zone` partitions of `subs` as one frame; raw rows get SUBMISSION_ID from their path."""
     from pyspark.sql import functions as F
 
@@ -29,7 +29,7 @@ def read_batch(spark: SparkSession, ctx: Context, zone: str, subs: list[Submissi
     return df
 
 
-def write_batch(ctx: Context, df, zone: str, ids: list[int], empty: bool = False) -> None:  # type: ignore[no-untyped-def]
+def write_batch(ctx: Context, df, zone: str, ids: list[int], empty: bool = False) -> None:
     """Write `df` (rows of several submissions) in ONE Spark job, then swap each submission's
     part into `<zone>/submission=<id>/`, so each folder still changes all at once. `empty`:
     the caller knows `df` has no rows; no Spark job runs."""

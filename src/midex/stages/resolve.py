@@ -19,7 +19,7 @@ from midex.stages.context import Context
 log = logging.getLogger("midex")
 
 
-def resolution(ctx: Context, spark: SparkSession, as_of: datetime | None = None, only=None):  # type: ignore[no-untyped-def]
+def resolution(ctx: Context, spark: SparkSession, as_of: datetime | None = None, only=None):
     """The resolved tables (observations, observations_all, source_disagreements) as they were
     at `as_of` by acceptance time (default: now), computed from the harmonised partitions of the
     submissions accepted by then (`only`: of some areas); None if there are none. Reads only;
@@ -95,7 +95,7 @@ def resolve_unlocked(ctx: Context, spark: SparkSession) -> int:
                 )
         finally:
             result.versions.unpersist()
-    write_state(ctx.lake, index, ctx.schema.mapping_version)  # type: ignore[arg-type]
+    write_state(ctx.lake, index, ctx.schema.mapping_version)
     rows = ctx.lake.parquet_rows(ctx.lake.observations_dir())  # footers: no Spark job
     now = utcnow()
     for s in accepted:

@@ -29,7 +29,7 @@ from midex.stages.validate import validate, validate_batch
 log = logging.getLogger("midex")
 
 
-def _budgeted(spark: SparkSession, ctx: Context, what: str, fn, arg):  # type: ignore[no-untyped-def]
+def _budgeted(spark: SparkSession, ctx: Context, what: str, fn, arg):
     """fn(ctx, spark, arg) within MIDEX_STAGE_BUDGET_S: a batch past it is retried one
     submission at a time, and the one that is still too slow alone ends `failed`, saying so."""
     from midex.runtime.spark import time_budget
@@ -38,7 +38,7 @@ def _budgeted(spark: SparkSession, ctx: Context, what: str, fn, arg):  # type: i
         return fn(ctx, spark, arg)
 
 
-def _run_batch_stage(ctx: Context, subs: list[Submission], stage: str, batch, single):  # type: ignore[no-untyped-def]
+def _run_batch_stage(ctx: Context, subs: list[Submission], stage: str, batch, single):
     """Run `stage` for every submission of `subs` at once, with an audit record each. If the
     batch fails, each submission is retried on its own, so one bad file never blocks the
     others and the catalog says which one failed. Returns (results, failure messages)."""
@@ -154,7 +154,7 @@ def _process_claimed(
                     ),
                 )
                 failures += failed
-                by_id.update({s.id: s for s in done})  # type: ignore[misc]
+                by_id.update({s.id: s for s in done})
     return [by_id[s.id] for s in subs], failures  # type: ignore[index]
 
 
@@ -232,7 +232,7 @@ def _stale(ctx: Context, spark: SparkSession, subs: list[Submission]) -> list[Su
     return sorted(out, key=lambda s: s.id or 0)
 
 
-def _reprocess(ctx: Context, spark: SparkSession, selected) -> list[int]:  # type: ignore[no-untyped-def]
+def _reprocess(ctx: Context, spark: SparkSession, selected) -> list[int]:
     """Re-harmonise and re-validate the stale submissions `selected` keeps, until none is left
     (a reprocessed rates file can make others stale). The acceptance time of a submission that
     stays accepted is kept: a mapping change is not a revision by its provider. The previous

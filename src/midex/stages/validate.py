@@ -34,7 +34,7 @@ def validate_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) ->
     return [_conclude(ctx, spark, sub, found.get(sub.id, [])) for sub in subs]  # type: ignore[arg-type]
 
 
-def _previous_periods(ctx: Context, spark: SparkSession, ids: list[int]):  # type: ignore[no-untyped-def]
+def _previous_periods(ctx: Context, spark: SparkSession, ids: list[int]):
     """The lake's resolved observations that may supply the previous period to `ids`: the
     files of their areas only, when resolved/ is laid out by area (it is once resolved)."""
     from midex.transforms.resolve import read_state, submission_areas
@@ -49,7 +49,7 @@ def _previous_periods(ctx: Context, spark: SparkSession, ids: list[int]):  # typ
     return spark.read.parquet(*[str(f) for f in files]) if files else None
 
 
-def _conclude(ctx: Context, spark: SparkSession, sub: Submission, findings: list[Finding]):  # type: ignore[no-untyped-def]
+def _conclude(ctx: Context, spark: SparkSession, sub: Submission, findings: list[Finding]):
     """Write a submission's findings, flag its warned values, accept or reject it."""
     from midex.contract.findings import sort_findings
     from midex.quality.validate import flag_warnings

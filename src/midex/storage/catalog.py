@@ -326,7 +326,7 @@ class Catalog:
         if not submission_ids:
             return 0
         with self.session() as s:
-            result = s.exec(  # type: ignore[call-overload]
+            result = s.exec(
                 update(StageRun)
                 .where(StageRun.submission_id.in_(submission_ids))  # type: ignore[attr-defined]
                 .where(StageRun.finished_at.is_(None))  # type: ignore[union-attr]
@@ -391,7 +391,7 @@ class Catalog:
                 )
                 if current is None or not stale:
                     continue
-                taken = s.exec(  # type: ignore[call-overload]
+                taken = s.exec(
                     update(Claim)
                     .where(Claim.submission_id == sid)  # type: ignore[arg-type]
                     .where(Claim.owner == current.owner)  # type: ignore[arg-type]
@@ -404,7 +404,7 @@ class Catalog:
 
     def renew_claims(self, owner: str, lease_s: float) -> None:
         with self.session() as s:
-            s.exec(  # type: ignore[call-overload]
+            s.exec(
                 update(Claim)
                 .where(Claim.owner == owner)  # type: ignore[arg-type]
                 .values(expires_at=utcnow() + timedelta(seconds=lease_s))
@@ -413,7 +413,7 @@ class Catalog:
 
     def release_claims(self, owner: str) -> None:
         with self.session() as s:
-            s.exec(delete(Claim).where(Claim.owner == owner))  # type: ignore[call-overload, arg-type]
+            s.exec(delete(Claim).where(Claim.owner == owner))  # type: ignore[arg-type]
             s.commit()
 
     def claims(self) -> list[Claim]:

@@ -197,7 +197,7 @@ class Lake:
         job). `options` go to pyarrow's ParquetWriter."""
         files = cls.by_area_files(folder)
         schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="default")
-        with pq.ParquetWriter(target, schema, **options) as writer:  # type: ignore[arg-type]
+        with pq.ParquetWriter(target, schema, **options) as writer:
             for f in files:
                 table = pq.read_table(f)
                 columns = [

@@ -316,7 +316,7 @@ def check_table(
     rows: list[dict[str, Any]] = []
     for i in good:
         lcu = unit_code[i] == LCU
-        value = None if missing[i] or lcu else number[i] * 10.0 ** mult[i]  # type: ignore[operator]
+        value = None if missing[i] or lcu else number[i] * 10.0 ** mult[i]
         rows.append(
             {
                 "REF_AREA": ra_iso3[i],
