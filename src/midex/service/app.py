@@ -643,7 +643,7 @@ def create_app(
         """The table in any export format of `midex export` (csv, parquet, sdmx-csv, json);
         csv and parquet may be filtered with the query's filters."""
         reader(who)
-        from midex.release.bundle import bundle as release_mod
+        from midex.release import bundle as release_mod
 
         rel = release_for(who, release)
         table_of(rel, table)
