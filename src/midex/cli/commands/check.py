@@ -508,6 +508,7 @@ def _allowed_areas(provider: str, schema: Schema) -> tuple[str, ...]:
 
     settings = get_settings()
     url = settings.catalog_url
+    assert url is not None  # Settings fills it in (the embedded SQLite catalog by default)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise UsageError(
             f"--provider {provider}: no catalog at {url}; leave out --provider, or register "
