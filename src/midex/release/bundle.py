@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from queue import Full, Queue
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -64,6 +64,10 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+@overload
+def _utc(moment: datetime) -> datetime: ...
+@overload
+def _utc(moment: None) -> None: ...
 def _utc(moment: datetime | None) -> datetime | None:
     """A naive datetime (a CLI argument, SQLite) is read as UTC."""
     if moment is None:
@@ -248,7 +252,7 @@ def _submissions(catalog: Catalog, ids: list[int]) -> list[dict[str, Any]]:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return None if moment is None else _utc(moment).isoformat()  # type: ignore[union-attr]
+    return None if moment is None else _utc(moment).isoformat()
 
 
 def check_release_tables(
@@ -359,7 +363,7 @@ def _publish(
             def member(file_name: str) -> zipfile.ZipInfo:
                 info = zipfile.ZipInfo(file_name, date_time=stamp)
                 info.compress_type = zipfile.ZIP_DEFLATED  # a ZipInfo's default is stored
-                info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]  # no public setter
+                info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]  # private, not in typeshed; no public setter
                 return info
 
             # every table's CSV is streamed into the bundle from its Parquet file: memory holds

@@ -251,7 +251,8 @@ def _split_by_area(part: Path, column: str, folder: Path, counts: dict[str, int]
                         folder / name, schema, use_deprecated_int96_timestamps=True
                     )
                     current = value
-                writer.write_batch(batch.slice(begin, end - begin))  # type: ignore[union-attr]
+                assert writer is not None  # opened at the first value (`current` starts None)
+                writer.write_batch(batch.slice(begin, end - begin))
     finally:
         if writer is not None:
             writer.close()
