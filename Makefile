@@ -2,7 +2,7 @@
 #   make demo    the whole pipeline on the bundled sample submissions (embedded default)
 #   make test    the test suite
 #   make install .venv with midex and all it needs; the CLI at .venv/bin/midex
-#   make check   ruff lint + format check
+#   make check   ruff lint + format check, mypy type check of src/midex
 #   make up      the single-node service: Airflow + Spark standalone + PostgreSQL catalog (infra/)
 #   make down    stop it (docs/operations.md)
 #   make bench   midex vs pandas, DuckDB and the pyarrow I/O floor (SCALE=100k|1m|10m; docs/performance.md)
@@ -39,6 +39,7 @@ test: java install
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 up: java install
 	infra/service.sh up
@@ -57,4 +58,4 @@ bench: java $(BENCH_STAMP)
 	$(BIN)/python bench/run.py --scale $(SCALE)
 
 clean:
-	rm -rf .midex .pytest_cache .ruff_cache
+	rm -rf .midex .pytest_cache .ruff_cache .mypy_cache

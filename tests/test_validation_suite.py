@@ -63,10 +63,10 @@ def test_periods() -> None:
     assert periods.previous_period("2020-Q3") == "2020-Q2"
     assert periods.previous_period("2020-01") == "2019-12"
     assert periods.previous_period("2020-10") == "2020-09"
-    assert rules.normalise_period(" 2019.0") == "2019"
-    assert rules.normalise_period("2019q2") == "2019-Q2"
-    assert rules.normalise_period("2019M07") == "2019-07"
-    assert rules.normalise_period("2019-13") is None
+    assert periods.normalise_period(" 2019.0") == "2019"
+    assert periods.normalise_period("2019q2") == "2019-Q2"
+    assert periods.normalise_period("2019M07") == "2019-07"
+    assert periods.normalise_period("2019-13") is None
 
 
 COLUMNS = (

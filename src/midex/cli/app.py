@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from midex.storage.catalog import Submission
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from midex.stages import Context
 
 app = typer.Typer(
     name="midex",
@@ -27,13 +32,13 @@ app.add_typer(provider_app, name="provider")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (last line).")]
 
 
-def open_context():  # type: ignore[no-untyped-def]
+def open_context() -> Context:
     from midex.stages import Context
 
     return Context.open()
 
 
-def open_spark():  # type: ignore[no-untyped-def]
+def open_spark() -> SparkSession:
     from midex.runtime.spark import build_session
 
     return build_session()

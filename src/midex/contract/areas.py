@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -29,7 +30,7 @@ class AreaResolution:
 
 
 @cache
-def _converter():  # type: ignore[no-untyped-def]
+def _converter() -> Any:  # a country_converter.CountryConverter (the package has no types)
     import country_converter as coco
 
     logging.getLogger("country_converter").setLevel(logging.ERROR)

@@ -45,8 +45,12 @@ def _formula_mask(array: pa.Array) -> np.ndarray | None:
     _, offsets, data = array.buffers()
     if data is None or data.size == 0 or len(array) == 0:
         return None
-    width = np.int64 if pa.types.is_large_string(array.type) else np.int32
-    bounds = np.frombuffer(offsets, width, len(array) + 1, array.offset * width().itemsize)
+    width: type[np.signedinteger[Any]] = (
+        np.int64 if pa.types.is_large_string(array.type) else np.int32
+    )
+    bounds: np.ndarray[Any, np.dtype[np.signedinteger[Any]]] = np.frombuffer(
+        offsets, width, len(array) + 1, array.offset * width().itemsize
+    )
     # an empty value's offset may be the end of the data: clipped, and masked out below
     first = np.take(np.frombuffer(data, np.uint8), bounds[:-1], mode="clip")
     mask = _STARTS[first]

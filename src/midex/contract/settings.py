@@ -68,7 +68,8 @@ class Settings(BaseSettings):
     # the address the Spark driver binds and advertises: loopback, or on a cluster the address its
     # executors reach this host by (Spark's own SPARK_LOCAL_IP is honoured, as infra/ sets it)
     spark_local_ip: str = Field(
-        "127.0.0.1", validation_alias=AliasChoices("MIDEX_SPARK_LOCAL_IP", "SPARK_LOCAL_IP")
+        default="127.0.0.1",
+        validation_alias=AliasChoices("MIDEX_SPARK_LOCAL_IP", "SPARK_LOCAL_IP"),
     )
     # the CLI shows a crash's traceback instead of one line
     debug: bool = False

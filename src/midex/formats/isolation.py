@@ -154,7 +154,7 @@ def _wait(
     while True:
         if receiving.poll(POLL_S):
             try:
-                return receiving.recv()  # type: ignore[no-any-return]
+                return receiving.recv()
             except EOFError:  # it died before saying anything
                 return None
         if stop is not None and stop.is_set():

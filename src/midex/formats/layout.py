@@ -389,9 +389,9 @@ def _read_table(
         if total is not None:
             base.update(total.fixed)
         if comment_cols:
-            texts = [f"{c}: {cell(j)}" for c, j in comment_cols if cell(j)]
-            if texts:
-                base["COMMENT"] = "; ".join(texts)
+            comment_texts = [f"{c}: {cell(j)}" for c, j in comment_cols if cell(j)]
+            if comment_texts:
+                base["COMMENT"] = "; ".join(comment_texts)
         for block, texts in zip(blocks, header_values, strict=True):
             for j in block.columns:
                 value = cell(j)
@@ -419,13 +419,13 @@ def _read_table(
                 values["OBS_VALUE"] = number
                 out.add(values, row=i + 1, sheet=sheet.name, column=" ".join(header[j].split()))
     where_in = f" (sheet {sheet.name})" if sheet.name and spec.get("_many") else ""
-    for what, values in left_out.items():
-        if values:
-            notes.append(count_note(f"{NOTE_WHAT[what]}{where_in}", values))
-    for what, values in left_out_cells.items():
-        if values:
+    for what, names_out in left_out.items():
+        if names_out:
+            notes.append(count_note(f"{NOTE_WHAT[what]}{where_in}", names_out))
+    for what, names_out in left_out_cells.items():
+        if names_out:
             what_cells = NOTE_WHAT[what].replace("rows of", "values for")
-            notes.append(count_note(f"{what_cells} (columns){where_in}", values))
+            notes.append(count_note(f"{what_cells} (columns){where_in}", names_out))
     if filtered:
         counts = Counter(filtered)
         listed = ", ".join(f"{k} ({n})" for k, n in sorted(counts.items())[:8])
@@ -516,7 +516,7 @@ def _read_bare(path: Path, name: str) -> ParsedFile:
 FORMAT = FormatSpec(
     name="layout",
     read=_read_bare,
-    detect=detect,  # type: ignore[arg-type]  # returns the chosen layout's format name
+    detect=detect,  # returns the chosen layout's format name
     order=60,
     description="a provider's own table described by schemas/layouts/<name>.yaml",
 )

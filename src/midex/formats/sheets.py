@@ -303,6 +303,7 @@ def _check_sheet(zf: zipfile.ZipFile, part: str, name: str, title: str, limits: 
             min_col, min_row, max_col, max_row = range_boundaries(ref)
             if None in (min_col, min_row, max_col, max_row):  # "A:C", "1:5": no size declared
                 min_col = min_row = max_col = max_row = 1
+            assert min_col and min_row and max_col and max_row  # 1-based, all set now
             rows, cols = max_row - min_row + 1, max_col - min_col + 1
             if rows > limits.xlsx_max_rows:
                 found = f"{rows:,} rows (its dimension is {ref})"
@@ -432,7 +433,7 @@ def sheet_names(path: Path, name: str) -> list[str]:
 
         _check_xls_size(path, name, get_settings())
         try:
-            return list(xlrd.open_workbook(path, on_demand=True).sheet_names())
+            return list(xlrd.open_workbook(path, on_demand=True).sheet_names())  # type: ignore[arg-type]  # xlrd opens any path-like; types-xlrd says str
         except Exception as exc:  # xlrd raises its own XLRDError and struct/assertion errors
             raise _damaged(name, "Excel (.xls)", exc) from exc
     return []
@@ -465,7 +466,7 @@ def read_sheet(path: Path, name: str, sheet: str | int | None = None) -> Sheet:
 
         _check_xls_size(path, name, limits)
         try:
-            book = xlrd.open_workbook(path, on_demand=True)
+            book = xlrd.open_workbook(path, on_demand=True)  # type: ignore[arg-type]  # as above: a Path opens
             title = _pick(list(book.sheet_names()), sheet, name)
             ws = book.sheet_by_name(title)
             if ws.nrows > limits.xlsx_max_rows:

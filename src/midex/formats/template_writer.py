@@ -46,6 +46,7 @@ def write_xlsx(path: Path, schema: Schema) -> None:
 
     wb = Workbook()
     data = wb.active
+    assert data is not None  # a new workbook has its one worksheet
     data.title = DATA_SHEET
     columns = list(schema.template_columns)
     for j, col in enumerate(columns, start=1):

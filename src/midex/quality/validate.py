@@ -471,6 +471,7 @@ def run_suite_by_submission(
             for i in table_level:
                 gx_suite.add_expectation(_gx_expectation(gx, suite.expectations[i], i))
             for res in whole.validate(gx_suite, result_format="BOOLEAN_ONLY").results:
+                assert res.expectation_config is not None  # a result of a suite's expectation
                 exp = suite.expectations[int(res.expectation_config.meta["index"])]
                 _raise_if_broken(res, exp)
                 if not res.success:

@@ -347,7 +347,7 @@ def _publish(
             def member(file_name: str) -> zipfile.ZipInfo:
                 info = zipfile.ZipInfo(file_name, date_time=stamp)
                 info.compress_type = zipfile.ZIP_DEFLATED  # a ZipInfo's default is stored
-                info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]  # no public setter
+                info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]  # private, not in typeshed; no public setter
                 return info
 
             # every table's CSV is streamed into the bundle from its Parquet file: memory holds

@@ -125,7 +125,9 @@ def diff_table(
     """Added, removed and revised values of one table between two releases."""
     old_rows = old.to_pylist() if old is not None else []
     new_rows = new.to_pylist() if new is not None else []
-    columns = (new if new is not None else old).column_names  # type: ignore[union-attr]
+    either = new if new is not None else old
+    assert either is not None  # a table compared is in one release at least
+    columns = either.column_names
     if not grain or not set(grain) <= set(columns):
         grain = [c for c in columns if c not in NOT_VALUES]
     values = [c for c in columns if c not in grain and c not in NOT_VALUES]

@@ -142,6 +142,7 @@ def time_budget(spark: SparkSession, seconds: float, what: str) -> Iterator[None
     finally:
         done.set()
         watcher.join()
-        sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
-        sc.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]
-        sc.setLocalProperty("spark.job.interruptOnCancel", None)  # type: ignore[arg-type]
+        # None removes a local property (SparkContext.setLocalProperty); pyspark annotates str
+        sc.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]  # None removes it
+        sc.setLocalProperty("spark.job.description", None)  # type: ignore[arg-type]  # as above
+        sc.setLocalProperty("spark.job.interruptOnCancel", None)  # type: ignore[arg-type]  # as above

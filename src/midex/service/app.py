@@ -33,7 +33,7 @@ from midex.service.upload import UploadRefused, receive_upload
 from midex.storage.catalog import Release, Submission, SubmissionMode, SubmissionStatus
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
 
     from pyspark.sql import SparkSession
 
@@ -238,7 +238,7 @@ def create_app(
     staging = settings.home / "uploads"
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         chosen.start()
         yield
         chosen.stop()

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -19,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from midex.formats.isolation import Interrupted
-from midex.storage.catalog import SubmissionStatus
+from midex.storage.catalog import SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -87,9 +88,12 @@ class EmbeddedWorker(Processor):
         executor, self._executor = self._executor, None
         executor.shutdown(wait=False, cancel_futures=True)
         done = threading.Event()
-        threading.Thread(
-            target=lambda: (executor.shutdown(wait=True), done.set()), daemon=True
-        ).start()
+
+        def finish() -> None:
+            executor.shutdown(wait=True)
+            done.set()
+
+        threading.Thread(target=finish, daemon=True).start()
         while not done.wait(0.2):
             if self._spark is not None:
                 self._spark.sparkContext.cancelAllJobs()
@@ -113,9 +117,9 @@ class EmbeddedWorker(Processor):
             self._drain_queued = False
         try:
             for sub in self.ctx.catalog.submissions((SubmissionStatus.received,)):
-                self._guarded(sub.id, lambda i=sub.id: parse_stage(self.ctx, i))
+                self._guarded(sub.id, functools.partial(parse_stage, self.ctx, stored_id(sub)))
             for sub in self.ctx.catalog.submissions(WORKER_STATUSES):
-                self._guarded(sub.id, lambda i=sub.id: self._run(i))
+                self._guarded(sub.id, functools.partial(self._run, stored_id(sub)))
         except Interrupted as exc:
             log.info("%s", exc)
 

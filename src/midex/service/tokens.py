@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict, deque
 from datetime import UTC, timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from midex.contract.clock import utcnow
 from midex.contract.errors import MidexError
@@ -60,7 +60,7 @@ def issue_token(
                 s.exec(
                     select(Token).where(
                         Token.provider_code == provider_code,
-                        Token.revoked_at.is_(None),  # type: ignore[union-attr]
+                        col(Token.revoked_at).is_(None),
                     )
                 )
             )
@@ -104,7 +104,7 @@ def verify_token(catalog: Catalog, token: str) -> Token | None:
 def list_tokens(catalog: Catalog) -> list[Token]:
     """Every token record, active and revoked (the token itself is never stored)."""
     with catalog.session() as s:
-        return list(s.exec(select(Token).order_by(Token.id)))  # type: ignore[arg-type]
+        return list(s.exec(select(Token).order_by(col(Token.id))))
 
 
 def revoke_token(catalog: Catalog, token_id: int) -> Token:

@@ -119,6 +119,7 @@ async def receive_upload(request: Any, staging: Path, max_bytes: int) -> Receive
                 raise UploadRefused(413, f"the file is larger than the limit of {max_bytes} bytes")
             state["out"].write(data[start:end])
         elif kind == "field":
+            assert name is not None  # a field part has its name (on_headers_finished)
             state["form_bytes"] += end - start
             if state["form_bytes"] > MAX_FORM_BYTES:
                 raise UploadRefused(

@@ -8,18 +8,21 @@ from typing import TYPE_CHECKING
 
 from midex.storage.catalog import (
     Submission,
+    stored_id,
 )
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pathlib import Path
+
+    from pyspark.sql import DataFrame, SparkSession
 from midex.stages.context import Context
 
 
-def read_batch(spark: SparkSession, ctx: Context, zone: str, subs: list[Submission]):  # type: ignore[no-untyped-def]
+def read_batch(spark: SparkSession, ctx: Context, zone: str, subs: list[Submission]) -> DataFrame:
     """The `zone` partitions of `subs` as one frame; raw rows get SUBMISSION_ID from their path."""
     from pyspark.sql import functions as F
 
-    paths = [str(ctx.lake.submission_dir(zone, s.id)) for s in subs]  # type: ignore[arg-type]
+    paths = [str(ctx.lake.submission_dir(zone, stored_id(s))) for s in subs]
     df = spark.read.parquet(*paths)
     if "SUBMISSION_ID" not in df.columns:
         df = df.withColumn(
@@ -29,7 +32,9 @@ def read_batch(spark: SparkSession, ctx: Context, zone: str, subs: list[Submissi
     return df
 
 
-def write_batch(ctx: Context, df, zone: str, ids: list[int], empty: bool = False) -> None:  # type: ignore[no-untyped-def]
+def write_batch(
+    ctx: Context, df: DataFrame, zone: str, ids: list[int], empty: bool = False
+) -> None:
     """Write `df` (rows of several submissions) in ONE Spark job, then swap each submission's
     part into `<zone>/submission=<id>/`, so each folder still changes all at once. `empty`:
     the caller knows `df` has no rows; no Spark job runs."""
@@ -47,7 +52,11 @@ def write_batch(ctx: Context, df, zone: str, ids: list[int], empty: bool = False
             part = staging / f"_PART={i}"
             target = ctx.lake.submission_dir(zone, i)
             if part.exists():
-                ctx.lake.replace_dir(target, lambda tmp, part=part: os.replace(part, tmp))
+
+                def move(tmp: Path, part: Path = part) -> None:
+                    os.replace(part, tmp)
+
+                ctx.lake.replace_dir(target, move)
                 df.sparkSession.catalog.refreshByPath(str(target))
             else:  # no rows: an empty folder with the schema, as a one-submission write leaves
                 ctx.lake.write_empty(df, target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from midex.contract.clock import utcnow
-from midex.storage.catalog import Provider, ProviderKind, Submission, SubmissionStatus
+from midex.storage.catalog import Provider, ProviderKind, Submission, SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -56,15 +56,14 @@ def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -
     from midex.transforms.harmonise import harmonise as transform
     from midex.transforms.resolve import load_rules
 
-    ids = [s.id for s in subs]
-    assert all(i is not None for i in ids)
+    ids = [stored_id(s) for s in subs]
     raw = read_batch(spark, ctx, "raw", subs)
-    with_lcu = {s.id for s in subs if _raw_has_lcu(ctx, s.id)}  # type: ignore[arg-type]
+    with_lcu = {i for i in ids if _raw_has_lcu(ctx, i)}
     rates, rates_version = None, None
     if with_lcu:  # the latest accepted rates, once for the whole batch
         rates = exchange_rates(spark, ctx.lake, ctx.catalog).cache()
         rates_version = fingerprint(rates)
-    maps = build_mappings(spark, ctx.schema, raw, rates, _raw_areas(ctx, ids))  # type: ignore[arg-type]
+    maps = build_mappings(spark, ctx.schema, raw, rates, _raw_areas(ctx, ids))
     rules = load_rules(ctx.schema)
     contexts = []
     for sub in subs:
@@ -73,23 +72,20 @@ def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -
             SubmissionContext(
                 provider=provider.code,
                 nature=NATURE_BY_KIND[ProviderKind(provider.kind)],
-                submission_id=sub.id,  # type: ignore[arg-type]
+                submission_id=stored_id(sub),
                 sha256=sub.sha256,
                 mapping_version=ctx.schema.mapping_version,
                 allowed_areas=rules.allowed_areas(str(provider.kind), provider.areas),
             )
         )
     good, bad = transform(raw, maps, contexts, ctx.schema)
-    write_batch(ctx, good, "harmonised", ids)  # type: ignore[arg-type]
+    write_batch(ctx, good, "harmonised", ids)
     # Every raw row is harmonised or quarantined: a submission with fewer harmonised rows (the
     # Parquet footers) than parse counted has quarantined rows. The quarantine needs no Spark
     # pass when there are none (the usual case); otherwise the transform runs again over the
     # raw rows of those submissions only.
-    harmonised = {
-        s.id: ctx.lake.parquet_rows(ctx.lake.submission_dir("harmonised", s.id))  # type: ignore[arg-type]
-        for s in subs
-    }
-    again = [s for s in subs if _quarantines(ctx, s, harmonised[s.id])]
+    harmonised = {i: ctx.lake.parquet_rows(ctx.lake.submission_dir("harmonised", i)) for i in ids}
+    again = [s for s in subs if _quarantines(ctx, s, harmonised[stored_id(s)])]
     if again:
         short = {s.id for s in again}
         _, bad = transform(  # the quarantine, with the same columns, of those only
@@ -98,7 +94,7 @@ def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -
             [c for c in contexts if c.submission_id in short],
             ctx.schema,
         )
-    write_batch(ctx, bad, "quarantine", ids, empty=not again)  # type: ignore[arg-type]
+    write_batch(ctx, bad, "quarantine", ids, empty=not again)
     if rates is not None:
         rates.unpersist()
     done = []
@@ -126,7 +122,7 @@ def _quarantines(ctx: Context, sub: Submission, harmonised_rows: int) -> bool:
     than the raw rows parse counted (the raw Parquet footers for a catalog row without it)."""
     raw = sub.rows_raw
     if raw is None:
-        raw = ctx.lake.parquet_rows(ctx.lake.submission_dir("raw", sub.id))  # type: ignore[arg-type]
+        raw = ctx.lake.parquet_rows(ctx.lake.submission_dir("raw", stored_id(sub)))
     if harmonised_rows > raw:  # a lookup with a duplicate key would multiply rows: a bug
         raise RuntimeError(f"submission {sub.id}: {harmonised_rows} harmonised rows from {raw} raw")
     return harmonised_rows < raw

@@ -12,11 +12,13 @@ from midex.formats.isolation import Interrupted
 from midex.storage.catalog import INTERRUPTED, Submission, SubmissionStatus
 
 if TYPE_CHECKING:
-    pass
+    from collections.abc import Callable
 from midex.stages.context import Context
 
 
-def run_stage(ctx: Context, sub: Submission, stage: str, fn) -> Submission:  # type: ignore[no-untyped-def]
+def run_stage(
+    ctx: Context, sub: Submission, stage: str, fn: Callable[[Submission], Submission]
+) -> Submission:
     """Run one stage with an audit record. A MidexError (bad input) rejects the submission with
     its message as an error finding; anything else marks it failed (rerunnable) and re-raises."""
     assert sub.id is not None

@@ -8,16 +8,23 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from midex.contract.clock import utcnow
-from midex.storage.catalog import SubmissionStatus
+from midex.storage.catalog import SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from midex.transforms.resolve import AreaScope, Resolution
 from midex.stages.context import Context
 
 log = logging.getLogger("midex")
 
 
-def resolution(ctx: Context, spark: SparkSession, as_of: datetime | None = None, only=None):  # type: ignore[no-untyped-def]
+def resolution(
+    ctx: Context,
+    spark: SparkSession,
+    as_of: datetime | None = None,
+    only: AreaScope | None = None,
+) -> Resolution | None:
     """The resolved tables (observations, observations_all, source_disagreements) as they were
     at `as_of` by acceptance time (default: now), computed from the harmonised partitions of the
     submissions accepted by then (`only`: of some areas); None if there are none. Reads only;
@@ -58,11 +65,11 @@ def resolve_unlocked(ctx: Context, spark: SparkSession) -> int:
     before = state or {}
     new = [s for s in accepted if s.resolved_at is None or s.id not in before]
     gone = set(before) - {s.id for s in accepted}
-    index = {s.id: before[s.id] for s in accepted if s.id in before}
-    index.update({s.id: submission_areas(ctx.lake, s.id) for s in new})  # type: ignore[misc, arg-type]
+    index = {stored_id(s): before[stored_id(s)] for s in accepted if s.id in before}
+    index.update({stored_id(s): submission_areas(ctx.lake, stored_id(s)) for s in new})
     touched: set[str] = set()
-    for sid in [s.id for s in new] + sorted(gone):
-        touched |= index.get(sid, set()) | before.get(sid, set())  # type: ignore[arg-type]
+    for sid in [stored_id(s) for s in new] + sorted(gone):
+        touched |= index.get(sid, set()) | before.get(sid, set())
     known = set().union(*before.values(), *index.values())
     incremental = (
         state is not None
@@ -93,12 +100,12 @@ def resolve_unlocked(ctx: Context, spark: SparkSession) -> int:
                 )
         finally:
             result.versions.unpersist()
-    write_state(ctx.lake, index, ctx.schema.mapping_version)  # type: ignore[arg-type]
+    write_state(ctx.lake, index, ctx.schema.mapping_version)
     rows = ctx.lake.parquet_rows(ctx.lake.observations_dir())  # footers: no Spark job
     now = utcnow()
     for s in accepted:
         if s.resolved_at is None:
-            ctx.catalog.update_submission(s.id, resolved_at=now)  # type: ignore[arg-type]
+            ctx.catalog.update_submission(stored_id(s), resolved_at=now)
     return rows
 
 

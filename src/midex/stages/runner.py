@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import shutil
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from midex.contract.errors import MidexError
 from midex.formats.isolation import Interrupted
@@ -14,9 +15,12 @@ from midex.storage.catalog import (
     ProviderKind,
     Submission,
     SubmissionStatus,
+    stored_id,
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from pyspark.sql import SparkSession
 from midex.stages.claims import claimed
 from midex.stages.context import Context
@@ -28,8 +32,17 @@ from midex.stages.validate import validate, validate_batch
 
 log = logging.getLogger("midex")
 
+T = TypeVar("T")
+R = TypeVar("R")
 
-def _budgeted(spark: SparkSession, ctx: Context, what: str, fn, arg):  # type: ignore[no-untyped-def]
+
+def _budgeted(
+    spark: SparkSession,
+    ctx: Context,
+    what: str,
+    fn: Callable[[Context, SparkSession, T], R],
+    arg: T,
+) -> R:
     """fn(ctx, spark, arg) within MIDEX_STAGE_BUDGET_S: a batch past it is retried one
     submission at a time, and the one that is still too slow alone ends `failed`, saying so."""
     from midex.runtime.spark import time_budget
@@ -38,14 +51,20 @@ def _budgeted(spark: SparkSession, ctx: Context, what: str, fn, arg):  # type: i
         return fn(ctx, spark, arg)
 
 
-def _run_batch_stage(ctx: Context, subs: list[Submission], stage: str, batch, single):  # type: ignore[no-untyped-def]
+def _run_batch_stage(
+    ctx: Context,
+    subs: list[Submission],
+    stage: str,
+    batch: Callable[[list[Submission]], list[Submission]],
+    single: Callable[[Submission], Submission],
+) -> tuple[list[Submission], list[str]]:
     """Run `stage` for every submission of `subs` at once, with an audit record each. If the
     batch fails, each submission is retried on its own, so one bad file never blocks the
     others and the catalog says which one failed. Returns (results, failure messages)."""
     if not subs:
         return [], []
     if len(subs) > 1:
-        runs = [ctx.catalog.start_stage(s.id, stage) for s in subs]  # type: ignore[arg-type]
+        runs = [ctx.catalog.start_stage(stored_id(s), stage) for s in subs]
         try:
             results = batch(subs)
         except Exception as exc:
@@ -73,7 +92,7 @@ def _run_batch_stage(ctx: Context, subs: list[Submission], stage: str, batch, si
         except Exception as exc:  # recorded as failed in the catalog by run_stage
             failures.append(f"submission {sub.id}: {exc}")
             log.exception("submission %s failed", sub.id)
-            results.append(ctx.catalog.submission(sub.id))  # type: ignore[arg-type]
+            results.append(ctx.catalog.submission(stored_id(sub)))
     return results, failures
 
 
@@ -126,8 +145,8 @@ def _process_claimed(
             except Exception as exc:
                 failures.append(f"submission {sub.id}: {exc}")
                 log.exception("submission %s failed", sub.id)
-                sub = ctx.catalog.submission(sub.id)
-        by_id[sub.id] = sub  # type: ignore[index]
+                sub = ctx.catalog.submission(stored_id(sub))
+        by_id[stored_id(sub)] = sub
     # Agencies first: their exchange rates, once accepted, convert the local-currency values of
     # the national submissions of the same run (as if they had been processed one by one).
     agencies = {p.code for p in ctx.catalog.providers() if p.kind == ProviderKind.agency}
@@ -142,20 +161,29 @@ def _process_claimed(
         ):
             todo = [s for i, s in by_id.items() if i in wave and s.status == status]
             for chunk in _chunks(todo, ctx.settings.batch_rows):
-                done, failed = _run_batch_stage(
-                    ctx,
-                    chunk,
-                    stage,
-                    lambda c, fn=batch_fn, st=stage: _budgeted(
-                        spark, ctx, f"{st} of submissions {[s.id for s in c]}", fn, c
+
+                def run_batch(
+                    c: list[Submission],
+                    fn: Callable[[Context, SparkSession, list[Submission]], list[Submission]] = (
+                        batch_fn
                     ),
-                    lambda s, fn=single_fn, st=stage: _budgeted(
+                    st: str = stage,
+                ) -> list[Submission]:
+                    return _budgeted(spark, ctx, f"{st} of submissions {[s.id for s in c]}", fn, c)
+
+                def run_single(
+                    s: Submission,
+                    fn: Callable[[Context, SparkSession, Submission], Submission] = single_fn,
+                    st: str = stage,
+                ) -> Submission:
+                    return _budgeted(
                         spark, ctx, f"{st} of submission {s.id} ({s.file_name})", fn, s
-                    ),
-                )
+                    )
+
+                done, failed = _run_batch_stage(ctx, chunk, stage, run_batch, run_single)
                 failures += failed
-                by_id.update({s.id: s for s in done})  # type: ignore[misc]
-    return [by_id[s.id] for s in subs], failures  # type: ignore[index]
+                by_id.update({stored_id(s): s for s in done})
+    return [by_id[stored_id(s)] for s in subs], failures
 
 
 def process(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
@@ -165,7 +193,7 @@ def process(ctx: Context, spark: SparkSession, sub: Submission) -> Submission:
     if failures:
         raise RuntimeError(failures[0])
     if not results:
-        return ctx.catalog.submission(sub.id)  # type: ignore[arg-type]  # another process has it
+        return ctx.catalog.submission(stored_id(sub))  # another process has it
     return results[0]
 
 
@@ -210,7 +238,7 @@ def _indicators_of(ctx: Context, sub: Submission) -> set[str]:
     import pyarrow.parquet as pq
 
     lookup = ctx.schema.indicators.lookup()
-    names = pq.read_table(ctx.lake.submission_dir("raw", sub.id), columns=["INDICATOR"])  # type: ignore[arg-type]
+    names = pq.read_table(ctx.lake.submission_dir("raw", stored_id(sub)), columns=["INDICATOR"])
     return {
         lookup[v.strip().upper()]
         for v in names.column("INDICATOR").unique().to_pylist()
@@ -232,7 +260,9 @@ def _stale(ctx: Context, spark: SparkSession, subs: list[Submission]) -> list[Su
     return sorted(out, key=lambda s: s.id or 0)
 
 
-def _reprocess(ctx: Context, spark: SparkSession, selected) -> list[int]:  # type: ignore[no-untyped-def]
+def _reprocess(
+    ctx: Context, spark: SparkSession, selected: Callable[[Submission], bool]
+) -> list[int]:
     """Re-harmonise and re-validate the stale submissions `selected` keeps, until none is left
     (a reprocessed rates file can make others stale). The acceptance time of a submission that
     stays accepted is kept: a mapping change is not a revision by its provider. The previous
@@ -243,12 +273,14 @@ def _reprocess(ctx: Context, spark: SparkSession, selected) -> list[int]:  # typ
         candidates = [
             s
             for s in ctx.catalog.submissions((SubmissionStatus.accepted, SubmissionStatus.rejected))
-            if s.id not in done and ctx.lake.submission_dir("raw", s.id).exists() and selected(s)  # type: ignore[arg-type]
+            if s.id not in done
+            and ctx.lake.submission_dir("raw", stored_id(s)).exists()
+            and selected(s)
         ]
         stale = _stale(ctx, spark, candidates)
         if not stale:
             break
-        before = {}
+        before: dict[int, datetime | None] = {}
         parsed: list[Submission] = []
         for sub in stale:
             assert sub.id is not None
@@ -267,10 +299,10 @@ def _reprocess(ctx: Context, spark: SparkSession, selected) -> list[int]:  # typ
             )
         results, failures = process_batch(ctx, spark, parsed)
         for sub in results:
-            accepted_at = before[sub.id]
+            accepted_at = before[stored_id(sub)]
             if accepted_at is not None and sub.status == SubmissionStatus.accepted:
-                ctx.catalog.update_submission(sub.id, accepted_at=accepted_at)  # type: ignore[arg-type]
-            done.append(sub.id)  # type: ignore[arg-type]
+                ctx.catalog.update_submission(stored_id(sub), accepted_at=accepted_at)
+            done.append(stored_id(sub))
         if failures:
             raise RuntimeError("; ".join(failures))
     return done

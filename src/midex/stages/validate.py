@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from midex.contract.clock import utcnow
 from midex.contract.findings import Finding, summarise, write_findings
-from midex.storage.catalog import Submission, SubmissionStatus
+from midex.storage.catalog import Submission, SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 from midex.stages.batch import read_batch
 from midex.stages.context import Context
 
@@ -19,7 +19,7 @@ def validate_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) ->
     `subs`. The suite runs once over all of them (its windows never mix submissions)."""
     from midex.quality.validate import load_suite, quarantine_findings, run_suite_by_submission
 
-    ids = [s.id for s in subs]
+    ids = [stored_id(s) for s in subs]
     suite = load_suite(ctx.settings.expectations / "harmonised.yaml", ctx.schema)
     harmonised = read_batch(spark, ctx, "harmonised", subs)
     quarantine = read_batch(spark, ctx, "quarantine", subs)
@@ -28,10 +28,10 @@ def validate_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) ->
     )
     for sid, findings in quarantine_findings(quarantine, by_submission=True).items():
         found[sid] = findings + found.get(sid, [])
-    return [_conclude(ctx, spark, sub, found.get(sub.id, [])) for sub in subs]  # type: ignore[arg-type]
+    return [_conclude(ctx, spark, sub, found.get(stored_id(sub), [])) for sub in subs]
 
 
-def _previous_periods(ctx: Context, spark: SparkSession, ids: list[int]):  # type: ignore[no-untyped-def]
+def _previous_periods(ctx: Context, spark: SparkSession, ids: list[int]) -> DataFrame | None:
     """The lake's resolved observations that may supply the previous period to `ids`: the
     files of their areas only, when resolved/ is laid out by area (it is once resolved)."""
     from midex.transforms.resolve import read_state, submission_areas
@@ -46,7 +46,9 @@ def _previous_periods(ctx: Context, spark: SparkSession, ids: list[int]):  # typ
     return spark.read.parquet(*[str(f) for f in files]) if files else None
 
 
-def _conclude(ctx: Context, spark: SparkSession, sub: Submission, findings: list[Finding]):  # type: ignore[no-untyped-def]
+def _conclude(
+    ctx: Context, spark: SparkSession, sub: Submission, findings: list[Finding]
+) -> Submission:
     """Write a submission's findings, flag its warned values, accept or reject it."""
     from midex.contract.findings import sort_findings
     from midex.quality.validate import flag_warnings

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Column, Engine, UniqueConstraint, delete, event, func, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, Session, SQLModel, create_engine, select
+from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from midex.contract.clock import utcnow
 from midex.contract.errors import MidexError
@@ -32,7 +32,8 @@ class ProviderKind(enum.StrEnum):
 
 class SubmissionMode(enum.StrEnum):
     merge = "merge"  # adds and revises the provider's values
-    replace = "replace"  # also withdraws earlier values in the file's scope that it lacks
+    # also withdraws earlier values in the file's scope that it lacks
+    replace = "replace"  # type: ignore[assignment]  # named like str.replace: mypy sees an override
 
 
 class SubmissionStatus(enum.StrEnum):
@@ -90,6 +91,12 @@ class Submission(SQLModel, table=True):
     validation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     # what the reader left out on purpose (aggregates, sub-national areas), one line each
     notes: list[str] | None = Field(default=None, sa_column=Column(JSON))
+
+
+def stored_id(sub: Submission) -> int:
+    """The id of a submission read from the catalog: set when it was added, None only before."""
+    assert sub.id is not None
+    return sub.id
 
 
 # how a stage run's message starts when its failure is not the submission's own crash
@@ -270,9 +277,9 @@ class Catalog:
 
     def submissions(self, statuses: tuple[SubmissionStatus, ...] | None = None) -> list[Submission]:
         with self.session() as s:
-            query = select(Submission).order_by(Submission.id)
+            query = select(Submission).order_by(col(Submission.id))
             if statuses:
-                query = query.where(Submission.status.in_(statuses))  # type: ignore[attr-defined]
+                query = query.where(col(Submission.status).in_(statuses))
             return list(s.exec(query))
 
     def latest_submission(self, provider_code: str) -> Submission | None:
@@ -281,7 +288,7 @@ class Catalog:
             return s.exec(
                 select(Submission)
                 .where(Submission.provider_code == provider_code)
-                .order_by(Submission.id.desc())  # type: ignore[union-attr]
+                .order_by(col(Submission.id).desc())
             ).first()
 
     def update_submission(self, submission_id: int, **changes: Any) -> Submission:
@@ -323,10 +330,10 @@ class Catalog:
         if not submission_ids:
             return 0
         with self.session() as s:
-            result = s.exec(  # type: ignore[call-overload]
+            result = s.exec(
                 update(StageRun)
-                .where(StageRun.submission_id.in_(submission_ids))  # type: ignore[attr-defined]
-                .where(StageRun.finished_at.is_(None))  # type: ignore[union-attr]
+                .where(col(StageRun.submission_id).in_(submission_ids))
+                .where(col(StageRun.finished_at).is_(None))
                 .values(
                     finished_at=utcnow(),
                     ok=False,
@@ -344,11 +351,11 @@ class Catalog:
         with self.session() as s:
             rows = s.exec(
                 select(StageRun.submission_id, func.count())
-                .where(StageRun.submission_id.in_(submission_ids))  # type: ignore[attr-defined]
-                .where(StageRun.ok.is_(False))  # type: ignore[union-attr]
-                .where(~StageRun.message.startswith(BATCH_RETRIED))  # type: ignore[union-attr]
-                .where(~StageRun.message.startswith(INTERRUPTED))  # type: ignore[union-attr]
-                .group_by(StageRun.submission_id)
+                .where(col(StageRun.submission_id).in_(submission_ids))
+                .where(col(StageRun.ok).is_(False))
+                .where(~col(StageRun.message).startswith(BATCH_RETRIED))
+                .where(~col(StageRun.message).startswith(INTERRUPTED))
+                .group_by(col(StageRun.submission_id))
             ).all()
         return {int(sid): int(n) for sid, n in rows}
 
@@ -358,7 +365,7 @@ class Catalog:
                 s.exec(
                     select(StageRun)
                     .where(StageRun.submission_id == submission_id)
-                    .order_by(StageRun.id)
+                    .order_by(col(StageRun.id))
                 )
             )
 
@@ -388,10 +395,10 @@ class Catalog:
                 )
                 if current is None or not stale:
                     continue
-                taken = s.exec(  # type: ignore[call-overload]
+                taken = s.exec(
                     update(Claim)
-                    .where(Claim.submission_id == sid)  # type: ignore[arg-type]
-                    .where(Claim.owner == current.owner)  # type: ignore[arg-type]
+                    .where(col(Claim.submission_id) == sid)
+                    .where(col(Claim.owner) == current.owner)
                     .values(owner=owner, claimed_at=now, expires_at=until)
                 )
                 s.commit()
@@ -401,21 +408,21 @@ class Catalog:
 
     def renew_claims(self, owner: str, lease_s: float) -> None:
         with self.session() as s:
-            s.exec(  # type: ignore[call-overload]
+            s.exec(
                 update(Claim)
-                .where(Claim.owner == owner)  # type: ignore[arg-type]
+                .where(col(Claim.owner) == owner)
                 .values(expires_at=utcnow() + timedelta(seconds=lease_s))
             )
             s.commit()
 
     def release_claims(self, owner: str) -> None:
         with self.session() as s:
-            s.exec(delete(Claim).where(Claim.owner == owner))  # type: ignore[call-overload, arg-type]
+            s.exec(delete(Claim).where(col(Claim.owner) == owner))
             s.commit()
 
     def claims(self) -> list[Claim]:
         with self.session() as s:
-            return list(s.exec(select(Claim).order_by(Claim.submission_id)))
+            return list(s.exec(select(Claim).order_by(col(Claim.submission_id))))
 
     # locks
     @contextmanager
@@ -492,7 +499,7 @@ class Catalog:
 
     def releases(self) -> list[Release]:
         with self.session() as s:
-            return list(s.exec(select(Release).order_by(Release.number)))
+            return list(s.exec(select(Release).order_by(col(Release.number))))
 
     def release(self, number: int | None = None) -> Release:
         releases = self.releases()

@@ -197,7 +197,7 @@ class Lake:
         job). `options` go to pyarrow's ParquetWriter."""
         files = cls.by_area_files(folder)
         schema = pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="default")
-        with pq.ParquetWriter(target, schema, **options) as writer:  # type: ignore[arg-type]
+        with pq.ParquetWriter(target, schema, **options) as writer:
             for f in files:
                 table = pq.read_table(f)
                 columns = [
@@ -247,7 +247,8 @@ def _split_by_area(part: Path, column: str, folder: Path, counts: dict[str, int]
                         folder / name, schema, use_deprecated_int96_timestamps=True
                     )
                     current = value
-                writer.write_batch(batch.slice(begin, end - begin))  # type: ignore[union-attr]
+                assert writer is not None  # opened at the first value (`current` starts None)
+                writer.write_batch(batch.slice(begin, end - begin))
     finally:
         if writer is not None:
             writer.close()

@@ -13,7 +13,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 from midex.contract.schema import Schema
-from midex.storage.catalog import Catalog, ProviderKind, SubmissionStatus
+from midex.storage.catalog import Catalog, ProviderKind, SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -47,7 +47,9 @@ def exchange_rates(spark: SparkSession, lake: Lake, catalog: Catalog) -> DataFra
         [(s.id, s.accepted_at) for s in accepted], "SUBMISSION_ID long, ACCEPTED_AT timestamp"
     )
     rows = (
-        spark.read.parquet(*[str(lake.submission_dir("harmonised", s.id)) for s in accepted])  # type: ignore[arg-type]
+        spark.read.parquet(
+            *[str(lake.submission_dir("harmonised", stored_id(s))) for s in accepted]
+        )
         .where(
             (F.col("INDICATOR") == RATE_INDICATOR)
             & (F.col("COUNTERPART_AREA") == "_Z")

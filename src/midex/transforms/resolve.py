@@ -29,7 +29,7 @@ import yaml
 from midex.contract.clock import as_utc
 from midex.contract.errors import MidexError
 from midex.contract.schema import Schema
-from midex.storage.catalog import Catalog, ProviderKind, SubmissionStatus
+from midex.storage.catalog import Catalog, ProviderKind, Submission, SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -308,6 +308,12 @@ def resolve_versions(
     )
 
 
+def _accepted_utc(sub: Submission) -> datetime:
+    """When an accepted submission was accepted, in UTC."""
+    assert sub.accepted_at is not None
+    return as_utc(sub.accepted_at)
+
+
 def resolve_lake(
     spark: SparkSession,
     lake: Lake,
@@ -329,26 +335,23 @@ def resolve_lake(
         if s.accepted_at is not None and (as_of is None or as_utc(s.accepted_at) <= as_utc(as_of))
     ]
     if only is not None:
-        accepted = [s for s in accepted if only.areas & only.index.get(s.id, set())]  # type: ignore[arg-type]
+        accepted = [s for s in accepted if only.areas & only.index.get(stored_id(s), set())]
     if not accepted:
         return None
     kinds = {p.code: str(p.kind) for p in catalog.providers()}
     submissions = spark.createDataFrame(
-        [
-            (s.id, as_utc(s.accepted_at), str(s.mode), kinds[s.provider_code])  # type: ignore[arg-type]
-            for s in accepted
-        ],
+        [(s.id, _accepted_utc(s), str(s.mode), kinds[s.provider_code]) for s in accepted],
         SUBMISSIONS_SCHEMA,
     )
     # mergeSchema: partitions written before a column was added to the schema still take part
-    paths = [str(lake.submission_dir("harmonised", s.id)) for s in accepted]  # type: ignore[arg-type]
+    paths = [str(lake.submission_dir("harmonised", stored_id(s))) for s in accepted]
     harmonised = spark.read.option("mergeSchema", "true").parquet(*paths)
     if only is not None:
         harmonised = harmonised.where(F.col("REF_AREA").isin(sorted(only.areas)))
     # the replace-mode submissions' whole files give their scopes; none: an empty frame, which
     # Spark drops from the plan (no pass over the rows to find no scope)
     replacing = [
-        str(lake.submission_dir("harmonised", s.id))  # type: ignore[arg-type]
+        str(lake.submission_dir("harmonised", stored_id(s)))
         for s in accepted
         if str(s.mode) == "replace"
     ]

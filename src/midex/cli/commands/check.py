@@ -317,7 +317,7 @@ def check_table(
     rows: list[dict[str, Any]] = []
     for i in good:
         lcu = unit_code[i] == LCU
-        value = None if missing[i] or lcu else number[i] * 10.0 ** mult[i]  # type: ignore[operator]
+        value = None if missing[i] or lcu else number[i] * 10.0 ** mult[i]
         rows.append(
             {
                 "REF_AREA": ra_iso3[i],
@@ -509,6 +509,7 @@ def _allowed_areas(provider: str, schema: Schema) -> tuple[str, ...]:
 
     settings = get_settings()
     url = settings.catalog_url
+    assert url is not None  # Settings fills it in (the embedded SQLite catalog by default)
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise UsageError(
             f"--provider {provider}: no catalog at {url}; leave out --provider, or register "

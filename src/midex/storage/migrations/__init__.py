@@ -158,6 +158,7 @@ def upgrade(engine: sa.Engine) -> tuple[str | None, str]:
             if sqlite:
                 conn.exec_driver_sql("PRAGMA foreign_keys=ON")
                 conn.commit()
+                assert driver is not None  # set above when sqlite
                 driver.isolation_level = isolation
     log.info("catalog schema brought to revision %s from %s", target, before or "nothing")
     return before, target
