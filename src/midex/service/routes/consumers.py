@@ -148,7 +148,7 @@ def download(
 ) -> Response:
     """The table in any export format of `midex export` (csv, parquet, sdmx-csv, json);
     csv and parquet may be filtered with the query's filters."""
-    from midex.release.bundle import bundle as release_mod
+    from midex.release import bundle as release_mod
 
     rel = release_for(ctx, who, release)
     table_of(rel, table)
