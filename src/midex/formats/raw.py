@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -27,7 +28,7 @@ class RawRows:
 
     def add(
         self,
-        values: dict[str, str | None],
+        values: Mapping[str, str | None],
         row: int,
         sheet: str | None = None,
         column: str | None = None,
