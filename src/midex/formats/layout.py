@@ -52,16 +52,16 @@ from __future__ import annotations
 import re
 import zipfile
 from collections import Counter
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, field
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from midex.contract.areas import NOT_APPLICABLE, NOTE_WHAT, non_countries
+from midex.contract.areas import NOT_APPLICABLE, NOTE_WHAT, NonCountries, non_countries
 from midex.contract.errors import MidexError
-from midex.contract.schema import load_schema
+from midex.contract.schema import Schema, load_schema
 from midex.formats.base import FormatSpec, ParsedFile
 from midex.formats.raw import RawRows, count_note, normalise_number
 from midex.formats.sheets import (
@@ -283,13 +283,188 @@ def _find(header: list[str], column: str, name: str, layout: str, row: int) -> i
     )
 
 
-def _read_table(
-    path: Path, name: str, layout: str, spec: dict[str, Any], out: RawRows, notes: list[str]
-) -> None:
-    schema = out.schema
-    sheet = _open(path, name, spec)
-    h = _header_row(sheet, spec, name, layout)
-    header = sheet.row(h)
+def _cell(row: list[str], j: int) -> str:
+    return row[j].strip() if j < len(row) else ""
+
+
+@dataclass
+class _LeftOut:
+    """What reading a table left out, for the parse notes."""
+
+    rows: dict[str, list[str]] = field(default_factory=lambda: {"aggregate": [], "former": []})
+    cells: dict[str, list[str]] = field(default_factory=lambda: {"aggregate": [], "former": []})
+    filtered: list[str] = field(default_factory=list)
+    empty: int = 0
+    zeros: int = 0
+    total_cells: int = 0
+
+    def notes(self, where_in: str) -> list[str]:
+        """The parse notes, one per kind of thing left out."""
+        notes = []
+        for what, values in self.rows.items():
+            if values:
+                notes.append(count_note(f"{NOTE_WHAT[what]}{where_in}", values))
+        for what, values in self.cells.items():
+            if values:
+                what_cells = NOTE_WHAT[what].replace("rows of", "values for")
+                notes.append(count_note(f"{what_cells} (columns){where_in}", values))
+        if self.filtered:
+            counts = Counter(self.filtered)
+            listed = ", ".join(f"{k} ({n})" for k, n in sorted(counts.items())[:8])
+            notes.append(
+                f"{len(self.filtered)} rows left out by the layout's filter{where_in}: {listed}"
+            )
+        if self.empty:
+            notes.append(f"{self.empty} empty or missing cells (no value) left out{where_in}")
+        if self.zeros:
+            notes.append(
+                f"{self.zeros} cells of exactly 0 read as no data: the layout says this source "
+                f"writes 0 where it has no figure{where_in}"
+            )
+        if self.total_cells:
+            notes.append(
+                f"{self.total_cells} cells of the source's total rows left out: the grand total "
+                f"or a residual category, which have no area of their own{where_in}"
+            )
+        return notes
+
+
+@dataclass(frozen=True)
+class _TableReader:
+    """A layout's table matched to its file's header: which columns give what, and how to read
+    a data row into observations."""
+
+    header: list[str]
+    dims: dict[str, int]
+    blocks: list[_Block]
+    where: dict[int, set[str]]
+    not_blank: list[int]
+    comment_cols: list[tuple[str, int]]
+    fixed: dict[str, str]
+    codes: dict[str, dict[str, str]]
+    decimal: str
+    thousands: str | None
+    missing: set[str]
+    others: NonCountries
+    totals: list[_TotalRow]
+    schema: Schema
+
+    def code(self, col: str, value: str) -> str:
+        mapping = self.codes.get(col)
+        if mapping is None:
+            return value
+        return mapping.get(_norm(value), value)
+
+    def partner(self, value: str) -> str:
+        """A partner labelled as a total ("World") is the partner-less total, _Z."""
+        key = value.strip().rstrip("*").strip().upper()
+        return NOT_APPLICABLE if key in self.schema.partner_totals else value
+
+    def residual(self, value: str) -> bool:
+        code = self.schema.area_overrides.get(value.strip().rstrip("*").strip().upper())
+        return code is not None and self.schema.area_extra.get(code, ("",))[0] == "residuals"
+
+    @cached_property
+    def header_values(self) -> list[dict[int, str]]:
+        """Per block, the value of its `header_is` dimension each value column's header gives."""
+        header_values: list[dict[int, str]] = []
+        for block in self.blocks:
+            texts = {}
+            for j in block.columns:
+                text = " ".join(self.header[j].split()) if j < len(self.header) else ""
+                if block.pattern:
+                    m = block.pattern.search(text)
+                    text = (m.group(1) if m.groups() else m.group(0)) if m else text
+                texts[j] = self.code(block.header_is, text) if block.header_is else text
+                if block.header_is == "COUNTERPART_AREA":
+                    texts[j] = self.partner(texts[j])
+            header_values.append(texts)
+        return header_values
+
+    def read_row(
+        self, row: list[str], number: int, sheet: str | None, out: RawRows, left: _LeftOut
+    ) -> None:
+        """Add a data row's observations to `out`; what it leaves out to `left`."""
+        total = next(
+            (
+                t
+                for t in self.totals
+                if all(_norm(_cell(row, j)) in ok for j, ok in t.where.items())
+            ),
+            None,
+        )
+        dropped = [
+            f"{self.header[j].strip()} = {_cell(row, j) or '(blank)'}"
+            for j, allowed in self.where.items()
+            if _norm(_cell(row, j)) not in allowed
+        ] + [f"{self.header[j].strip()} blank" for j in self.not_blank if not _cell(row, j)]
+        if dropped and total is None:
+            left.filtered.append(dropped[0])
+            return
+        base = {
+            **self.fixed,
+            **{col: self.code(col, _cell(row, j)) for col, j in self.dims.items()},
+        }
+        if "COUNTERPART_AREA" in base:
+            base["COUNTERPART_AREA"] = self.partner(base["COUNTERPART_AREA"])
+        others = self.others
+        skip = next(
+            (others.kind(base.get(c)) for c in AREA_COLUMNS if others.kind(base.get(c))), None
+        )
+        if skip and total is None:
+            left.rows[skip].append(next(base[c] for c in AREA_COLUMNS if others.kind(base.get(c))))
+            return
+        if total is not None:
+            base.update(total.fixed)
+        if self.comment_cols:
+            comments = [f"{c}: {_cell(row, j)}" for c, j in self.comment_cols if _cell(row, j)]
+            if comments:
+                base["COMMENT"] = "; ".join(comments)
+        self.add_cells(row, number, sheet, base, total, out, left)
+
+    def add_cells(
+        self,
+        row: list[str],
+        number: int,
+        sheet: str | None,
+        base: dict[str, str],
+        total: _TotalRow | None,
+        out: RawRows,
+        left: _LeftOut,
+    ) -> None:
+        """Add an observation to `out` per value cell of the row (`base`: its dimensions)."""
+        for block, texts in zip(self.blocks, self.header_values, strict=True):
+            for j in block.columns:
+                value = _cell(row, j)
+                if value.lower() in self.missing or value.lower() in block.missing:
+                    left.empty += 1
+                    continue
+                values = {**base, **block.fixed}
+                if block.header_is:
+                    values[block.header_is] = texts[j]
+                    kind_ = self.others.kind(texts[j]) if block.header_is in AREA_COLUMNS else None
+                    if kind_:
+                        left.cells[kind_].append(texts[j])
+                        continue
+                if total is not None and total.swap:
+                    # the partner becomes the area; the total over the row areas has no partner
+                    a, b = total.swap
+                    values[a], values[b] = values.get(b, ""), NOT_APPLICABLE
+                    if values[a] == NOT_APPLICABLE or self.residual(values[a]):
+                        left.total_cells += 1
+                        continue
+                parsed = normalise_number(value, self.decimal, self.thousands)
+                if block.zeros_missing and _is_zero(parsed):
+                    left.zeros += 1
+                    continue
+                values["OBS_VALUE"] = parsed
+                out.add(values, row=number, sheet=sheet, column=" ".join(self.header[j].split()))
+
+
+def _table_reader(
+    header: list[str], h: int, spec: dict[str, Any], name: str, layout: str, schema: Schema
+) -> _TableReader:
+    """The table's columns found in `header` (row `h`); an error names what the file lacks."""
     if not header:
         raise MidexError(f"{name}: row {h} (the layout's header row) is empty")
     dims = {
@@ -303,57 +478,39 @@ def _read_table(
     }
     not_blank = [_find(header, c, name, layout, h) for c in spec.get("where_not_blank") or ()]
     comment_cols = [(c, _find(header, c, name, layout, h)) for c in spec.get("comment") or ()]
-    fixed = {k: str(v) for k, v in (spec.get("fixed") or {}).items()}
-    codes = {
-        col: {_norm(k): ("" if v is None else str(v)) for k, v in mapping.items()}
-        for col, mapping in (spec.get("codes") or {}).items()
-    }
     numbers = spec.get("numbers") or {}
-    decimal, thousands = str(numbers.get("decimal", ".")), numbers.get("thousands")
-    missing = {m.lower() for m in schema.missing_markers} | {
-        str(m).strip().lower() for m in spec.get("missing") or ()
-    }
-    others = non_countries(schema)
-    totals = _total_rows(spec, dims, layout)
+    return _TableReader(
+        header=header,
+        dims=dims,
+        blocks=blocks,
+        where=where,
+        not_blank=not_blank,
+        comment_cols=comment_cols,
+        fixed={k: str(v) for k, v in (spec.get("fixed") or {}).items()},
+        codes={
+            col: {_norm(k): ("" if v is None else str(v)) for k, v in mapping.items()}
+            for col, mapping in (spec.get("codes") or {}).items()
+        },
+        decimal=str(numbers.get("decimal", ".")),
+        thousands=numbers.get("thousands"),
+        missing={m.lower() for m in schema.missing_markers}
+        | {str(m).strip().lower() for m in spec.get("missing") or ()},
+        others=non_countries(schema),
+        totals=_total_rows(spec, dims, layout),
+        schema=schema,
+    )
 
-    def partner(value: str) -> str:
-        """A partner labelled as a total ("World") is the partner-less total, _Z."""
-        key = value.strip().rstrip("*").strip().upper()
-        return NOT_APPLICABLE if key in schema.partner_totals else value
 
-    def residual(value: str) -> bool:
-        code = schema.area_overrides.get(value.strip().rstrip("*").strip().upper())
-        return code is not None and schema.area_extra.get(code, ("",))[0] == "residuals"
-
+def _read_table(
+    path: Path, name: str, layout: str, spec: dict[str, Any], out: RawRows, notes: list[str]
+) -> None:
+    sheet = _open(path, name, spec)
+    h = _header_row(sheet, spec, name, layout)
+    reader = _table_reader(sheet.row(h), h, spec, name, layout, out.schema)
     first = h + 1 + int(spec.get("skip_rows", 0))
     last = len(sheet.rows) - int(spec.get("footer_rows", 0))
     stop_at_blank = spec.get("end") == "blank_row"
-
-    def code(col: str, value: str) -> str:
-        mapping = codes.get(col)
-        if mapping is None:
-            return value
-        return mapping.get(_norm(value), value)
-
-    header_values: list[dict[int, str]] = []
-    for block in blocks:
-        texts = {}
-        for j in block.columns:
-            text = " ".join(header[j].split()) if j < len(header) else ""
-            if block.pattern:
-                m = block.pattern.search(text)
-                text = (m.group(1) if m.groups() else m.group(0)) if m else text
-            texts[j] = code(block.header_is, text) if block.header_is else text
-            if block.header_is == "COUNTERPART_AREA":
-                texts[j] = partner(texts[j])
-        header_values.append(texts)
-
-    left_out: dict[str, list[str]] = {"aggregate": [], "former": []}
-    left_out_cells: dict[str, list[str]] = {"aggregate": [], "former": []}
-    filtered: list[str] = []
-    empty = 0
-    zeros = 0
-    total_cells_out = 0
+    left = _LeftOut()
     rows = 0
     for i in range(first - 1, last):
         row = sheet.rows[i]
@@ -362,86 +519,9 @@ def _read_table(
                 break
             continue
         rows += 1
-
-        def cell(j: int, row: list[str] = row) -> str:
-            return row[j].strip() if j < len(row) else ""
-
-        total = next(
-            (t for t in totals if all(_norm(cell(j)) in ok for j, ok in t.where.items())), None
-        )
-        dropped = [
-            f"{header[j].strip()} = {cell(j) or '(blank)'}"
-            for j, allowed in where.items()
-            if _norm(cell(j)) not in allowed
-        ] + [f"{header[j].strip()} blank" for j in not_blank if not cell(j)]
-        if dropped and total is None:
-            filtered.append(dropped[0])
-            continue
-        base = {**fixed, **{col: code(col, cell(j)) for col, j in dims.items()}}
-        if "COUNTERPART_AREA" in base:
-            base["COUNTERPART_AREA"] = partner(base["COUNTERPART_AREA"])
-        skip = next(
-            (others.kind(base.get(c)) for c in AREA_COLUMNS if others.kind(base.get(c))), None
-        )
-        if skip and total is None:
-            left_out[skip].append(next(base[c] for c in AREA_COLUMNS if others.kind(base.get(c))))
-            continue
-        if total is not None:
-            base.update(total.fixed)
-        if comment_cols:
-            comment_texts = [f"{c}: {cell(j)}" for c, j in comment_cols if cell(j)]
-            if comment_texts:
-                base["COMMENT"] = "; ".join(comment_texts)
-        for block, texts in zip(blocks, header_values, strict=True):
-            for j in block.columns:
-                value = cell(j)
-                if value.lower() in missing or value.lower() in block.missing:
-                    empty += 1
-                    continue
-                values = {**base, **block.fixed}
-                if block.header_is:
-                    values[block.header_is] = texts[j]
-                    kind_ = others.kind(texts[j]) if block.header_is in AREA_COLUMNS else None
-                    if kind_:
-                        left_out_cells[kind_].append(texts[j])
-                        continue
-                if total is not None and total.swap:
-                    # the partner becomes the area; the total over the row areas has no partner
-                    a, b = total.swap
-                    values[a], values[b] = values.get(b, ""), NOT_APPLICABLE
-                    if values[a] == NOT_APPLICABLE or residual(values[a]):
-                        total_cells_out += 1
-                        continue
-                number = normalise_number(value, decimal, thousands)
-                if block.zeros_missing and _is_zero(number):
-                    zeros += 1
-                    continue
-                values["OBS_VALUE"] = number
-                out.add(values, row=i + 1, sheet=sheet.name, column=" ".join(header[j].split()))
+        reader.read_row(row, i + 1, sheet.name, out, left)
     where_in = f" (sheet {sheet.name})" if sheet.name and spec.get("_many") else ""
-    for what, names_out in left_out.items():
-        if names_out:
-            notes.append(count_note(f"{NOTE_WHAT[what]}{where_in}", names_out))
-    for what, names_out in left_out_cells.items():
-        if names_out:
-            what_cells = NOTE_WHAT[what].replace("rows of", "values for")
-            notes.append(count_note(f"{what_cells} (columns){where_in}", names_out))
-    if filtered:
-        counts = Counter(filtered)
-        listed = ", ".join(f"{k} ({n})" for k, n in sorted(counts.items())[:8])
-        notes.append(f"{len(filtered)} rows left out by the layout's filter{where_in}: {listed}")
-    if empty:
-        notes.append(f"{empty} empty or missing cells (no value) left out{where_in}")
-    if zeros:
-        notes.append(
-            f"{zeros} cells of exactly 0 read as no data: the layout says this source writes 0 "
-            f"where it has no figure{where_in}"
-        )
-    if total_cells_out:
-        notes.append(
-            f"{total_cells_out} cells of the source's total rows left out: the grand total or "
-            f"a residual category, which have no area of their own{where_in}"
-        )
+    notes.extend(left.notes(where_in))
 
 
 def read_layout(path: Path, name: str, layout: str) -> ParsedFile:

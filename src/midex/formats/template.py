@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from midex.contract.errors import MidexError
-from midex.contract.schema import load_schema
+from midex.contract.schema import Schema, load_schema
 from midex.formats import sheets
 from midex.formats.base import FormatSpec, NoFormatMatched, ParsedFile
 
@@ -53,16 +53,8 @@ def _no_format(name: str, missing: list[str], header: list[str]) -> MidexError:
     return NoFormatMatched(name, missing, header)
 
 
-def read(path: Path, name: str) -> pa.Table:
-    """Read a template CSV or XLSX into the raw table: every column as the submitted string."""
-    found = sheets.check_readable(path, name)
-    if found in ("xlsx", "xls"):
-        return read_workbook(path, name)
-    if found == "xml":
-        raise MidexError(
-            f"{name}: an XML file is not the template; for SDMX-ML use --format sdmx-ml"
-        )
-    schema = load_schema()
+def _sniff_encoding(path: Path, name: str) -> tuple[bytes, str]:
+    """The file's first bytes and its text encoding; an error if it is not text we can read."""
     with path.open("rb") as fh:
         head = fh.read(_SNIFF_BYTES)
     encoding = _detect_encoding(head, name)
@@ -76,6 +68,11 @@ def read(path: Path, name: str) -> pa.Table:
                 f"0x{head[exc.start]:02x} at offset {exc.start}); save the file as "
                 "'CSV UTF-8' and resubmit"
             ) from exc
+    return head, encoding
+
+
+def _first_line(head: bytes, encoding: str, name: str) -> str:
+    """Row 1, the header; an error if it is empty."""
     text_head = head.decode(encoding, errors="replace")
     first_line = text_head.lstrip("\ufeff").splitlines()[0] if text_head.strip("\ufeff") else ""
     if not first_line.strip():
@@ -84,16 +81,28 @@ def read(path: Path, name: str) -> pa.Table:
             "(REF_AREA, INDICATOR, TIME_PERIOD, OBS_VALUE …); start from a blank template "
             "(`midex template`) and resubmit"
         )
-    delimiter = _detect_delimiter(first_line)
+    return first_line
+
+
+def _template_header(first_line: str, delimiter: str, name: str, schema: Schema) -> list[str]:
+    """The column names of row 1, upper-cased; an error if a required one is missing or one
+    appears twice."""
     header = next(csv.reader(io.StringIO(first_line), delimiter=delimiter))
     header = [h.strip().upper() for h in header]
-    known = [c.name for c in schema.template_columns]
     missing = [c.name for c in schema.template_columns if c.required and c.name not in header]
     if missing:
         raise _no_format(name, missing, header)
     dupes = sorted({h for h in header if h and header.count(h) > 1})
     if dupes:
         raise MidexError(f"{name}: row 1: column(s) {', '.join(dupes)} appear twice; keep one")
+    return header
+
+
+def _read_csv(
+    path: Path, name: str, encoding: str, delimiter: str, header: list[str], known: list[str]
+) -> pa.Table:
+    """The template's known columns as strings; an error naming the rows without the header's
+    number of fields."""
     ragged: list[str] = []
 
     def _ragged(row: pacsv.InvalidRow) -> str:
@@ -130,6 +139,25 @@ def read(path: Path, name: str) -> pa.Table:
             f"{name}: {'; '.join(ragged[:5])}{more}; every row needs the header's "
             f"{len(header)} columns (check for a stray delimiter or a missing quote)"
         )
+    return table
+
+
+def read(path: Path, name: str) -> pa.Table:
+    """Read a template CSV or XLSX into the raw table: every column as the submitted string."""
+    found = sheets.check_readable(path, name)
+    if found in ("xlsx", "xls"):
+        return read_workbook(path, name)
+    if found == "xml":
+        raise MidexError(
+            f"{name}: an XML file is not the template; for SDMX-ML use --format sdmx-ml"
+        )
+    schema = load_schema()
+    head, encoding = _sniff_encoding(path, name)
+    first_line = _first_line(head, encoding, name)
+    delimiter = _detect_delimiter(first_line)
+    header = _template_header(first_line, delimiter, name, schema)
+    known = [c.name for c in schema.template_columns]
+    table = _read_csv(path, name, encoding, delimiter, header, known)
     if delimiter != "," and "OBS_VALUE" in table.column_names:
         table = table.set_column(
             table.column_names.index("OBS_VALUE"),

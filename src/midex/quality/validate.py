@@ -424,6 +424,103 @@ def run_suite(
     return [f for findings in found.values() for f in findings]
 
 
+def _gx_suite(gx: Any, suite: Suite, indexes: list[int], name: str) -> Any:
+    """A GX suite of the suite file's expectations at `indexes`, each carrying its index."""
+    gx_suite = gx.ExpectationSuite(name=name)
+    for i in indexes:
+        gx_suite.add_expectation(_gx_expectation(gx, suite.expectations[i], i))
+    return gx_suite
+
+
+def _spark_asset(gx: Any, suite: Suite) -> Any:
+    """A dataframe asset for `suite` in an ephemeral GX context (no progress bars)."""
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context_gx = gx.get_context(mode="ephemeral")
+    context_gx.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context_gx.data_sources.add_spark("midex").add_dataframe_asset(suite.name)
+
+
+def _failing_table_expectations(
+    gx: Any, asset: Any, suite: Suite, df: DataFrame, table_level: list[int]
+) -> list[SuiteExpectation]:
+    """The table-level expectations (the columns present) that fail on the submissions' own
+    frame; they need its schema only, no pass over the rows."""
+    whole = asset.add_batch_definition_whole_dataframe("columns").get_batch(
+        batch_parameters={"dataframe": df}
+    )
+    gx_suite = _gx_suite(gx, suite, table_level, f"{suite.name}_table")
+    failing = []
+    for res in whole.validate(gx_suite, result_format="BOOLEAN_ONLY").results:
+        exp = suite.expectations[int(res.expectation_config.meta["index"])]
+        _raise_if_broken(res, exp)
+        if not res.success:
+            failing.append(exp)
+    return failing
+
+
+def _failing_expectations(gx: Any, batch: Any, suite: Suite, indexes: list[int]) -> list[int]:
+    """Pass 1: the indexes of the expectations that do not hold (counts only, aggregates
+    bundled)."""
+    summary = batch.validate(
+        _gx_suite(gx, suite, indexes, suite.name), result_format={"result_format": "BOOLEAN_ONLY"}
+    )
+    failed: list[int] = []
+    for res in summary.results:
+        index = int(res.expectation_config.meta["index"])
+        _raise_if_broken(res, suite.expectations[index])
+        if not res.success:
+            failed.append(index)
+    return failed
+
+
+def _failing_rows(gx: Any, batch: Any, suite: Suite, schema: Schema, failed: list[int]) -> Any:
+    """Pass 2: the results naming every failing row, for the failed expectations only."""
+    needed = {
+        *CELL_AND_TEXT,
+        SUBMISSION_COLUMN,
+        *schema.series_key,
+        *(c for i in failed for c in suite.expectations[i].field_columns),
+    }
+    return batch.validate(
+        _gx_suite(gx, suite, failed, suite.name),
+        result_format={
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": sorted(needed),
+            "return_unexpected_index_query": False,
+        },
+    ).results
+
+
+def _to_all(found: dict[int, list[Finding]], everyone: list[int], finding: Finding) -> None:
+    for sid in everyone:
+        found.setdefault(sid, []).append(finding)
+
+
+def _add_row_findings(
+    found: dict[int, list[Finding]],
+    results: Any,
+    suite: Suite,
+    schema: Schema,
+    everyone: list[int],
+) -> None:
+    """A finding per failing row, to its submission; a rule that failed without rows to name
+    gives one finding for the whole file, to every submission."""
+    for res in results:
+        exp = suite.expectations[int(res.expectation_config.meta["index"])]
+        _raise_if_broken(res, exp)
+        if res.success:
+            continue
+        rows = res.result.get("unexpected_index_list")
+        if not rows:
+            _to_all(found, everyone, _file_finding(exp))
+            continue
+        for row in rows:
+            sid = row.get(SUBMISSION_COLUMN)
+            sid = everyone[0] if sid is None else int(sid)
+            found.setdefault(sid, []).append(finding_for(exp, row, schema))
+
+
 def run_suite_by_submission(
     df: DataFrame,
     suite: Suite,
@@ -435,88 +532,28 @@ def run_suite_by_submission(
     every failing row as a Finding, by submission. A finding about the whole frame (a missing
     column) goes to every submission of `submissions`."""
     import great_expectations as gx
-    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     logging.getLogger("great_expectations").setLevel(logging.ERROR)
     prepared = prepare(df, suite, schema, context).cache()
     everyone = list(submissions or [0])
     found: dict[int, list[Finding]] = {}
-
-    def to_all(finding: Finding) -> None:
-        for sid in everyone:
-            found.setdefault(sid, []).append(finding)
-
     try:
-        context_gx = gx.get_context(mode="ephemeral")
-        context_gx.variables.progress_bars = ProgressBarsConfig(globally=False)
-        asset = context_gx.data_sources.add_spark("midex").add_dataframe_asset(suite.name)
+        asset = _spark_asset(gx, suite)
         batch = asset.add_batch_definition_whole_dataframe("submission").get_batch(
             batch_parameters={"dataframe": prepared}
         )
-
-        def validate(indexes: list[int], result_format: dict[str, Any]) -> Any:
-            gx_suite = gx.ExpectationSuite(name=suite.name)
-            for i in indexes:
-                gx_suite.add_expectation(_gx_expectation(gx, suite.expectations[i], i))
-            return batch.validate(gx_suite, result_format=result_format)
-
-        # Table-level expectations (the columns present) look at the submissions' own frame;
-        # they need its schema only, no pass over the rows.
         table_level = [i for i, e in enumerate(suite.expectations) if "column" not in e.kwargs]
         if table_level:
-            whole = asset.add_batch_definition_whole_dataframe("columns").get_batch(
-                batch_parameters={"dataframe": df}
-            )
-            gx_suite = gx.ExpectationSuite(name=f"{suite.name}_table")
-            for i in table_level:
-                gx_suite.add_expectation(_gx_expectation(gx, suite.expectations[i], i))
-            for res in whole.validate(gx_suite, result_format="BOOLEAN_ONLY").results:
-                assert res.expectation_config is not None  # a result of a suite's expectation
-                exp = suite.expectations[int(res.expectation_config.meta["index"])]
-                _raise_if_broken(res, exp)
-                if not res.success:
-                    to_all(_file_finding(exp))
-        # Pass 1: does each expectation hold? (counts only, aggregates bundled)
+            for exp in _failing_table_expectations(gx, asset, suite, df, table_level):
+                _to_all(found, everyone, _file_finding(exp))
         column_level = [i for i in range(len(suite.expectations)) if i not in table_level]
-        summary = validate(column_level, {"result_format": "BOOLEAN_ONLY"})
-        failed: list[int] = []
-        for res in summary.results:
-            index = int(res.expectation_config.meta["index"])
-            _raise_if_broken(res, suite.expectations[index])
-            if not res.success:
-                failed.append(index)
+        failed = _failing_expectations(gx, batch, suite, column_level)
         if not failed:
             return found
-        # Pass 2: every failing row, for the failed expectations only.
-        needed = {
-            *CELL_AND_TEXT,
-            SUBMISSION_COLUMN,
-            *schema.series_key,
-            *(c for i in failed for c in suite.expectations[i].field_columns),
-        }
-        detail = validate(
-            failed,
-            {
-                "result_format": "COMPLETE",
-                "unexpected_index_column_names": sorted(needed),
-                "return_unexpected_index_query": False,
-            },
-        )
+        results = _failing_rows(gx, batch, suite, schema, failed)
     finally:
         prepared.unpersist()
-    for res in detail.results:
-        exp = suite.expectations[int(res.expectation_config.meta["index"])]
-        _raise_if_broken(res, exp)
-        if res.success:
-            continue
-        rows = res.result.get("unexpected_index_list")
-        if not rows:  # failed without rows to name: one finding for the whole file
-            to_all(_file_finding(exp))
-            continue
-        for row in rows:
-            sid = row.get(SUBMISSION_COLUMN)
-            sid = everyone[0] if sid is None else int(sid)
-            found.setdefault(sid, []).append(finding_for(exp, row, schema))
+    _add_row_findings(found, results, suite, schema, everyone)
     return found
 
 

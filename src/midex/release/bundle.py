@@ -20,7 +20,8 @@ import sys
 import threading
 import zipfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from queue import Full, Queue
@@ -269,6 +270,209 @@ def publish(
         return _publish(spark, lake, catalog, schema, as_of, embargo_until, expectations)
 
 
+@dataclass(frozen=True)
+class _Impact:
+    """What Spark computes for a release: the impact tables (Arrow), their checks' warnings, the
+    source submissions and the mapping versions."""
+
+    tables: dict[str, pa.Table]
+    warnings: list[Any]
+    submission_ids: list[int]
+    mapping_versions: list[str]
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A release being written: its number and instants, and where each of its tables comes from."""
+
+    number: int
+    created_at: datetime
+    as_of: datetime | None
+    embargo_until: datetime | None
+    tables: dict[str, DataFrame]  # the observations and the other resolved tables (Spark)
+    fixed: dict[str, pa.Table]  # written by pyarrow as built
+    by_area: bool  # resolved/ laid out by area: its files are concatenated, not rewritten
+    definitions: dict[str, dict[str, Any]]
+
+
+def _observations_for_tables(observations: DataFrame, key: list[str], by_area: bool) -> DataFrame:
+    """The observations the impact tables are computed from, cached."""
+    if by_area:  # the impact tables read a few columns: only those are cached
+        needed = {*key, "OBS_VALUE", "PROVIDER", "ACCEPTED_AT", "SUBMISSION_ID", "MAPPING_VERSION"}
+        observations = observations.select(*[c for c in observations.columns if c in needed])
+    # Cached grouped by indicator: every impact table filters on INDICATOR, and the cache keeps
+    # each column batch's min and max, so a table scans the batches of its indicators only
+    return observations.sortWithinPartitions("INDICATOR").cache()
+
+
+def _release_target(lake: Lake, number: int) -> Path:
+    """The folder of release `number`, a crashed publish's leftover removed."""
+    target = lake.published_dir() / str(number)
+    if target.exists():  # a publish that crashed before its catalog commit: the
+        # release lock (pipeline.publish) says no live process is writing it
+        log.warning("removing %s: a crashed publish's output, unknown to the catalog", target)
+        shutil.rmtree(target)
+    return target
+
+
+def _compute_impact(observations: DataFrame, schema: Schema, expectations: Path) -> _Impact:
+    """The impact tables (Spark jobs), checked. Impact tables are small (areas × years): computed
+    once, collected as Arrow, checked with pandas and written with pyarrow, which spares Spark a
+    job per expectation."""
+    impact = {n: build_table(n, observations, schema).toArrow() for n in schema.table_names()}
+    warnings = check_release_tables(
+        {n: t.to_pandas() for n, t in impact.items()}, schema, Path(expectations)
+    )
+    submission_ids = sorted(r[0] for r in observations.select("SUBMISSION_ID").distinct().collect())
+    mapping_versions = sorted(
+        r[0] for r in observations.select("MAPPING_VERSION").distinct().collect() if r[0]
+    )
+    return _Impact(impact, warnings, submission_ids, mapping_versions)
+
+
+def _bundle_member(file_name: str, created_at: datetime) -> zipfile.ZipInfo:
+    """A deflated member of the bundle, dated when the release was created."""
+    info = zipfile.ZipInfo(file_name, date_time=created_at.timetuple()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED  # a ZipInfo's default is stored
+    info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]  # no public setter
+    return info
+
+
+def _write_table_parquet(
+    name: str, tmp: Path, draft: _Draft, impact: dict[str, pa.Table], lake: Lake
+) -> tuple[str, Path, pq.FileMetaData, str]:
+    """Table `name` as Parquet in `tmp`: (name, path, its metadata, its SHA-256)."""
+    path = tmp / f"{name}.parquet"
+    if name in draft.fixed:
+        pq.write_table(draft.fixed[name], path)
+    elif name not in draft.tables:  # an impact table (Arrow, computed by then)
+        pq.write_table(impact[name], path)
+    elif draft.by_area and name in RESOLVED_TABLES:  # INT96, as Spark writes them
+        lake.concat_by_area(resolved_dir(lake, name), path, use_deprecated_int96_timestamps=True)
+    else:
+        _write_single_parquet(draft.tables[name], path, tmp / f".scratch-{name}")
+    return name, path, pq.read_metadata(path), sha256_file(path)
+
+
+def _add_tables(
+    bundle: zipfile.ZipFile,
+    tmp: Path,
+    names: list[str],
+    draft: _Draft,
+    impact: dict[str, pa.Table],
+    lake: Lake,
+) -> dict[str, Any]:
+    """Write tables `names` as Parquet and into the bundle as CSV; their manifest entries."""
+    entries: dict[str, Any] = {}
+    # the next table's Parquet file is built (pyarrow, GIL released) while this one's CSV goes
+    # into the bundle
+    parquets = (_write_table_parquet(n, tmp, draft, impact, lake) for n in names)
+    for name, path, metadata, sha256 in ahead(parquets, depth=1):
+        member = _bundle_member(f"{name}.csv", draft.created_at)
+        with bundle.open(member, "w", force_zip64=True) as entry:
+            csv_sha256 = _stream_csv(path, entry)
+        entries[name] = {
+            "file": path.name,
+            "rows": metadata.num_rows,
+            "sha256": sha256,
+            "columns": list(metadata.schema.to_arrow_schema().names),
+            "csv": {"file": f"{name}.csv", "sha256": csv_sha256},
+            **draft.definitions.get(name, {"kind": "resolution"}),
+        }
+    return entries
+
+
+def _manifest(
+    draft: _Draft,
+    schema: Schema,
+    entries: dict[str, Any],
+    sources: list[dict[str, Any]],
+    impact: _Impact,
+) -> dict[str, Any]:
+    """The release's manifest, before its report is added."""
+    return {
+        "release": draft.number,
+        "created_at": draft.created_at.isoformat(),
+        "as_of": _iso(draft.as_of),
+        "embargo_until": _iso(draft.embargo_until),
+        "mapping_version": schema.mapping_version,
+        "mapping_versions": impact.mapping_versions,
+        "tables": entries,
+        "source_submissions": sources,
+        "checks": {"warnings": impact.warnings},
+        "bundle": f"release-{draft.number}.zip",
+    }
+
+
+def _write_report_and_manifest(
+    tmp: Path,
+    bundle: zipfile.ZipFile,
+    manifest: dict[str, Any],
+    impact: dict[str, pa.Table],
+    created_at: datetime,
+) -> None:
+    """The report, then the manifest naming it: in the release folder and in the bundle."""
+    from midex.release.report import release_report
+
+    report = release_report(manifest, impact).encode("utf-8")
+    (tmp / REPORT).write_bytes(report)
+    manifest["report"] = {
+        "file": REPORT,
+        "sha256": hashlib.sha256(report).hexdigest(),
+    }
+    text = json.dumps(manifest, indent=2, default=str) + "\n"
+    (tmp / MANIFEST).write_text(text, "utf-8")
+    bundle.writestr(_bundle_member(MANIFEST, created_at), text.encode("utf-8"))
+    bundle.writestr(_bundle_member(REPORT, created_at), report)
+
+
+def _write_release(
+    tmp: Path,
+    draft: _Draft,
+    computed: Future[_Impact],
+    lake: Lake,
+    catalog: Catalog,
+    schema: Schema,
+) -> None:
+    """Every file of the release into `tmp`: the tables, the bundle, the report, the manifest."""
+    tmp.mkdir(parents=True)
+    # every table's CSV is streamed into the bundle from its Parquet file: memory holds
+    # a row group, not the release (the observations of a 10M lake are gigabytes of CSV)
+    with zipfile.ZipFile(
+        tmp / f"release-{draft.number}.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL
+    ) as bundle:
+        # The resolved tables go in while Spark computes the impact tables (started by the
+        # caller); a failed table check raises here, and the temporary folder goes
+        entries = _add_tables(bundle, tmp, [*draft.tables, *draft.fixed], draft, {}, lake)
+        impact = computed.result()
+        entries.update(_add_tables(bundle, tmp, list(impact.tables), draft, impact.tables, lake))
+        sources = _submissions(catalog, impact.submission_ids)
+        manifest = _manifest(draft, schema, entries, sources, impact)
+        _write_report_and_manifest(tmp, bundle, manifest, impact.tables, draft.created_at)
+
+
+def _commit(catalog: Catalog, draft: _Draft, target: Path, submission_ids: list[int]) -> Release:
+    """Enter the written release in the catalog; without an entry its folder goes."""
+    manifest_path = target / MANIFEST
+    manifest = json.loads(manifest_path.read_text("utf-8"))
+    try:
+        return catalog.add_release(
+            Release(
+                number=draft.number,
+                created_at=draft.created_at,
+                as_of=draft.as_of,
+                embargo_until=draft.embargo_until,
+                path=str(target),
+                manifest_sha256=sha256_file(manifest_path),
+                tables={k: v["rows"] for k, v in manifest["tables"].items()},
+                submission_ids=submission_ids,
+            )
+        )
+    except Exception:
+        shutil.rmtree(target, ignore_errors=True)  # the catalog is the commit: no entry, no folder
+        raise
+
+
 def _publish(
     spark: SparkSession,
     lake: Lake,
@@ -297,149 +501,30 @@ def _publish(
     # into the release one at a time with pyarrow, not sorted and coalesced again by Spark
     by_area = as_of is None and read_state(lake) is not None
     key = list(schema.series_key)
-    observations = resolved["observations"]
-    tables: dict[str, DataFrame] = {"observations": observations.orderBy(*key)}
-    if by_area:  # the impact tables read a few columns: only those are cached
-        needed = {*key, "OBS_VALUE", "PROVIDER", "ACCEPTED_AT", "SUBMISSION_ID", "MAPPING_VERSION"}
-        observations = observations.select(*[c for c in observations.columns if c in needed])
-    # Cached grouped by indicator: every impact table filters on INDICATOR, and the cache keeps
-    # each column batch's min and max, so a table scans the batches of its indicators only
-    observations = observations.sortWithinPartitions("INDICATOR").cache()
+    tables: dict[str, DataFrame] = {"observations": resolved["observations"].orderBy(*key)}
+    observations = _observations_for_tables(resolved["observations"], key, by_area)
     try:
         tables.update({n: df for n, df in resolved.items() if n != "observations"})
         # written by pyarrow as built: the same bytes on any machine (Spark's writer was not)
         fixed = {"group_members": group_members_table(schema)}
         number = catalog.next_release_number()
-        target = lake.published_dir() / str(number)
-        if target.exists():  # a publish that crashed before its catalog commit: the
-            # release lock (pipeline.publish) says no live process is writing it
-            log.warning("removing %s: a crashed publish's output, unknown to the catalog", target)
-            shutil.rmtree(target)
+        target = _release_target(lake, number)
         created_at = utcnow()
         definitions = _definitions(schema, schema.table_names())
-
-        def compute() -> tuple[dict[str, pa.Table], list[Any], list[int], list[str]]:
-            """The impact tables (Spark jobs), their checks' warnings, the source submissions and
-            the mapping versions. Impact tables are small (areas × years): computed once,
-            collected as Arrow, checked with pandas and written with pyarrow, which spares Spark
-            a job per expectation."""
-            impact = {
-                n: build_table(n, observations, schema).toArrow() for n in schema.table_names()
-            }
-            warnings = check_release_tables(
-                {n: t.to_pandas() for n, t in impact.items()}, schema, Path(expectations)
-            )
-            submission_ids = sorted(
-                r[0] for r in observations.select("SUBMISSION_ID").distinct().collect()
-            )
-            mapping_versions = sorted(
-                r[0] for r in observations.select("MAPPING_VERSION").distinct().collect() if r[0]
-            )
-            return impact, warnings, submission_ids, mapping_versions
-
-        def write(tmp: Path) -> None:
-            from midex.release.report import release_report
-
-            tmp.mkdir(parents=True)
-            entries: dict[str, Any] = {}
-            stamp = created_at.timetuple()[:6]
-
-            def member(file_name: str) -> zipfile.ZipInfo:
-                info = zipfile.ZipInfo(file_name, date_time=stamp)
-                info.compress_type = zipfile.ZIP_DEFLATED  # a ZipInfo's default is stored
-                info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]  # private, not in typeshed; no public setter
-                return info
-
-            # every table's CSV is streamed into the bundle from its Parquet file: memory holds
-            # a row group, not the release (the observations of a 10M lake are gigabytes of CSV)
-            with zipfile.ZipFile(
-                tmp / f"release-{number}.zip", "w", zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL
-            ) as bundle:
-
-                def build(name: str) -> tuple[str, Path, pq.FileMetaData, str]:
-                    path = tmp / f"{name}.parquet"
-                    if name in fixed:
-                        pq.write_table(fixed[name], path)
-                    elif name not in tables:  # an impact table (Arrow, computed by then)
-                        pq.write_table(impact[name], path)
-                    elif by_area and name in RESOLVED_TABLES:  # INT96, as Spark writes them
-                        lake.concat_by_area(
-                            resolved_dir(lake, name), path, use_deprecated_int96_timestamps=True
-                        )
-                    else:
-                        _write_single_parquet(tables[name], path, tmp / f".scratch-{name}")
-                    return name, path, pq.read_metadata(path), sha256_file(path)
-
-                def add(names: list[str]) -> None:
-                    # the next table's Parquet file is built (pyarrow, GIL released) while this
-                    # one's CSV goes into the bundle
-                    for name, path, metadata, sha256 in ahead((build(n) for n in names), depth=1):
-                        with bundle.open(member(f"{name}.csv"), "w", force_zip64=True) as entry:
-                            csv_sha256 = _stream_csv(path, entry)
-                        entries[name] = {
-                            "file": path.name,
-                            "rows": metadata.num_rows,
-                            "sha256": sha256,
-                            "columns": list(metadata.schema.to_arrow_schema().names),
-                            "csv": {"file": f"{name}.csv", "sha256": csv_sha256},
-                            **definitions.get(name, {"kind": "resolution"}),
-                        }
-
-                # The resolved tables go in while Spark computes the impact tables (started
-                # below); a failed table check raises here, and the temporary folder goes
-                add([*tables, *fixed])
-                impact, warnings, submission_ids, mapping_versions = computed.result()
-                add(list(impact))
-                sources = _submissions(catalog, submission_ids)
-                manifest: dict[str, Any] = {
-                    "release": number,
-                    "created_at": created_at.isoformat(),
-                    "as_of": _iso(as_of),
-                    "embargo_until": _iso(embargo_until),
-                    "mapping_version": schema.mapping_version,
-                    "mapping_versions": mapping_versions,
-                    "tables": entries,
-                    "source_submissions": sources,
-                    "checks": {"warnings": warnings},
-                    "bundle": f"release-{number}.zip",
-                }
-                report = release_report(manifest, impact).encode("utf-8")
-                (tmp / REPORT).write_bytes(report)
-                manifest["report"] = {
-                    "file": REPORT,
-                    "sha256": hashlib.sha256(report).hexdigest(),
-                }
-                text = json.dumps(manifest, indent=2, default=str) + "\n"
-                (tmp / MANIFEST).write_text(text, "utf-8")
-                bundle.writestr(member(MANIFEST), text.encode("utf-8"))
-                bundle.writestr(member(REPORT), report)
-
+        draft = _Draft(
+            number, created_at, as_of, embargo_until, tables, fixed, by_area, definitions
+        )
         # Spark's jobs (the impact tables) and the writing (pyarrow and zlib, mostly outside the
         # GIL) use the cores together. Leaving the block waits for Spark, also when writing failed.
         with ThreadPoolExecutor(1, thread_name_prefix="midex-impact") as pool:
-            computed = pool.submit(compute)
-            lake.replace_dir(target, write)
-        submission_ids = computed.result()[2]
+            computed = pool.submit(_compute_impact, observations, schema, Path(expectations))
+            lake.replace_dir(
+                target, lambda tmp: _write_release(tmp, draft, computed, lake, catalog, schema)
+            )
+        submission_ids = computed.result().submission_ids
     finally:
         observations.unpersist()
-    manifest_path = target / MANIFEST
-    manifest = json.loads(manifest_path.read_text("utf-8"))
-    try:
-        return catalog.add_release(
-            Release(
-                number=number,
-                created_at=created_at,
-                as_of=as_of,
-                embargo_until=embargo_until,
-                path=str(target),
-                manifest_sha256=sha256_file(manifest_path),
-                tables={k: v["rows"] for k, v in manifest["tables"].items()},
-                submission_ids=submission_ids,
-            )
-        )
-    except Exception:
-        shutil.rmtree(target, ignore_errors=True)  # the catalog is the commit: no entry, no folder
-        raise
+    return _commit(catalog, draft, target, submission_ids)
 
 
 def read_manifest(release: Release) -> dict[str, Any]:

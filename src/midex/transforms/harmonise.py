@@ -182,64 +182,95 @@ def contexts_frame(spark: SparkSession, contexts: list[SubmissionContext]) -> Da
     )
 
 
-def harmonise(
-    raw: DataFrame,
-    maps: Mappings,
-    ctx: SubmissionContext | list[SubmissionContext],
-    schema: Schema,
-) -> tuple[DataFrame, DataFrame]:
-    """Return (harmonised observations, quarantined raw rows with their PROBLEMS).
+@dataclass(frozen=True)
+class _Terms:
+    """Column expressions that several joins, problems and outputs read (over the derived columns)."""
 
-    One submission (`ctx` one context), or a batch in one Spark plan: `raw` then has a
-    SUBMISSION_ID column and `ctx` lists a context per submission (provider, scope, file).
-    Every raw row goes to exactly one of the two (the lookups are keyed by unique codes), so a
-    caller can tell from row counts alone whether the quarantine has rows
-    (`midex.stages.harmonise_batch`)."""
+    value: Column  # OBS_VALUE trimmed, blank -> null
+    is_missing: Column
+    number: Column
+    bad_number: Column
+    mult_text: Column  # UNIT_MULT as submitted, blank -> "0"
+    mult: Column
+    bad_mult: Column
+    period: Column
+    counterpart: Column
+    counterpart_given: Column
+    unit_given: Column
+    unit: Column
+    in_lcu: Column  # LCU values of a US-dollar indicator, converted with an exchange rate
+
+
+def _terms(schema: Schema) -> _Terms:
     from pyspark.sql import functions as F
 
-    contexts = ctx if isinstance(ctx, list) else [ctx]
-    raw_columns = [c for c in raw.columns if c != "SUBMISSION_ID"]
-    if "SUBMISSION_ID" not in raw.columns:
-        if len(contexts) != 1:
-            raise ValueError("a batch of submissions needs raw rows with SUBMISSION_ID")
-        raw = raw.withColumn("SUBMISSION_ID", F.lit(contexts[0].submission_id).cast("long"))
-    mapping_version = contexts[0].mapping_version
     markers = [m.lower() for m in schema.missing_markers if m]
-    df = raw.join(F.broadcast(contexts_frame(raw.sparkSession, contexts)), "SUBMISSION_ID", "left")
+    value = F.col("_VALUE")
+    is_missing = value.isNull() | F.lower(value).isin(markers)
+    number = F.col("_NUMBER")
+    mult_text = F.coalesce(_blank_to_null("UNIT_MULT"), F.lit("0"))
+    mult = mult_text.try_cast("int")
+    return _Terms(
+        value=value,
+        is_missing=is_missing,
+        number=number,
+        bad_number=~is_missing
+        & (number.isNull() | F.isnan(number) | (F.abs(number) == F.lit(float("inf")))),
+        mult_text=mult_text,
+        mult=mult,
+        bad_mult=mult.isNull() | (mult < UNIT_MULT_RANGE[0]) | (mult > UNIT_MULT_RANGE[1]),
+        period=F.col("_PERIOD"),
+        counterpart=F.coalesce(F.col("CA_ISO3"), F.lit(NOT_APPLICABLE)),
+        counterpart_given=_blank_to_null("COUNTERPART_AREA").isNotNull(),
+        unit_given=_blank_to_null("UNIT_MEASURE").isNotNull(),
+        unit=F.coalesce(F.col("UNIT_CODE"), F.col("IND_CANONICAL_UNIT")),
+        in_lcu=(F.col("UNIT_CODE") == F.lit(LCU)) & (F.col("IND_CANONICAL_UNIT") == F.lit("USD")),
+    )
+
+
+def _with_submission_id(raw: DataFrame, contexts: list[SubmissionContext]) -> DataFrame:
+    """`raw` with its SUBMISSION_ID column (one submission's rows get their context's)."""
+    from pyspark.sql import functions as F
+
+    if "SUBMISSION_ID" in raw.columns:
+        return raw
+    if len(contexts) != 1:
+        raise ValueError("a batch of submissions needs raw rows with SUBMISSION_ID")
+    return raw.withColumn("SUBMISSION_ID", F.lit(contexts[0].submission_id).cast("long"))
+
+
+def _join_codes(df: DataFrame, maps: Mappings, schema: Schema) -> DataFrame:
+    """The area (both), indicator, unit, sex and age lookups; blank SEX and AGE get defaults."""
+    from pyspark.sql import functions as F
+
     df = _lookup(df, maps.areas, F.col("REF_AREA"), "RA_")
     df = _lookup(df, maps.areas, F.col("COUNTERPART_AREA"), "CA_")
     df = _lookup(df, maps.indicators, F.col("INDICATOR"), "IND_")
     df = _lookup(df, maps.units, F.col("UNIT_MEASURE"), "UNIT_")
     df = _lookup(df, maps.sex, F.coalesce(_blank_to_null("SEX"), F.lit(schema.sex.default)), "SEX_")
-    df = _lookup(df, maps.age, F.coalesce(_blank_to_null("AGE"), F.lit(schema.age.default)), "AGE_")
+    return _lookup(
+        df, maps.age, F.coalesce(_blank_to_null("AGE"), F.lit(schema.age.default)), "AGE_"
+    )
 
-    # Computed once as columns: the expressions are read by several joins, problems and outputs.
-    df = (
+
+def _with_derived_columns(df: DataFrame) -> DataFrame:
+    """_VALUE, _NUMBER and _PERIOD, computed once: several joins, problems and outputs read them."""
+    from pyspark.sql import functions as F
+
+    return (
         df.withColumn("_VALUE", _blank_to_null("OBS_VALUE"))
         .withColumn("_NUMBER", F.col("_VALUE").try_cast("double"))
         .withColumn("_PERIOD", normalise_period(F.col("TIME_PERIOD")))
     )
-    value = F.col("_VALUE")
-    is_missing = value.isNull() | F.lower(value).isin(markers)
-    number = F.col("_NUMBER")
-    bad_number = ~is_missing & (
-        number.isNull() | F.isnan(number) | (F.abs(number) == F.lit(float("inf")))
-    )
-    mult_text = F.coalesce(_blank_to_null("UNIT_MULT"), F.lit("0"))
-    mult = mult_text.try_cast("int")
-    bad_mult = mult.isNull() | (mult < UNIT_MULT_RANGE[0]) | (mult > UNIT_MULT_RANGE[1])
-    period = F.col("_PERIOD")
-    counterpart = F.coalesce(F.col("CA_ISO3"), F.lit(NOT_APPLICABLE))
-    counterpart_given = _blank_to_null("COUNTERPART_AREA").isNotNull()
-    unit_given = _blank_to_null("UNIT_MEASURE").isNotNull()
-    unit = F.coalesce(F.col("UNIT_CODE"), F.col("IND_CANONICAL_UNIT"))
-    # LCU values of a US-dollar indicator are converted with the agency's EXCHANGE_RATE series
-    # (LCU per USD, same area and period); without a rate the row waits in quarantine.
-    in_lcu = (F.col("UNIT_CODE") == F.lit(LCU)) & (F.col("IND_CANONICAL_UNIT") == F.lit("USD"))
-    rates = maps.rates
+
+
+def _join_exchange_rates(df: DataFrame, rates: DataFrame | None, period: Column) -> DataFrame:
+    """FX_RATE: the agency's EXCHANGE_RATE (LCU per USD) for the row's area and period, if any."""
+    from pyspark.sql import functions as F
+
     if rates is None:
         rates = df.sparkSession.createDataFrame([], RATES_SCHEMA)
-    df = df.join(
+    return df.join(
         F.broadcast(
             rates.select(
                 F.col("REF_AREA").alias("FX_AREA"),
@@ -250,9 +281,17 @@ def harmonise(
         (F.col("RA_ISO3") == F.col("FX_AREA")) & (period == F.col("FX_PERIOD")),
         "left",
     ).drop("FX_AREA", "FX_PERIOD")
-    df = df.join(
+
+
+def _join_obs_status(
+    df: DataFrame, obs_status: DataFrame, is_missing: Column, schema: Schema
+) -> DataFrame:
+    """ST_CODE: the OBS_STATUS code; blank is M for a missing value, else the default."""
+    from pyspark.sql import functions as F
+
+    return df.join(
         F.broadcast(
-            maps.obs_status.select(F.col("KEY").alias("ST_KEY"), F.col("CODE").alias("ST_CODE"))
+            obs_status.select(F.col("KEY").alias("ST_KEY"), F.col("CODE").alias("ST_CODE"))
         ),
         F.upper(
             F.coalesce(
@@ -264,11 +303,12 @@ def harmonise(
         "left",
     ).drop("ST_KEY")
 
-    def msg(fmt: str, *cols: Column) -> Column:
-        return F.format_string(fmt, *cols)
+
+def _area_and_indicator_problems(t: _Terms) -> list[tuple[Column, Column]]:
+    from pyspark.sql import functions as F
 
     ref_area_text = F.coalesce(F.trim("REF_AREA"), F.lit(""))
-    problems = [
+    return [
         _problem(
             _blank_to_null("REF_AREA").isNull(),
             "required_value",
@@ -286,7 +326,7 @@ def harmonise(
             F.coalesce(F.col("RA_PROBLEM"), spark_message("unknown_area", value=ref_area_text)),
         ),
         _problem(
-            counterpart_given & F.col("CA_ISO3").isNull(),
+            t.counterpart_given & F.col("CA_ISO3").isNull(),
             "unknown_area",
             "COUNTERPART_AREA",
             F.col("COUNTERPART_AREA"),
@@ -312,78 +352,85 @@ def harmonise(
             spark_message("unknown_indicator", value=F.trim("INDICATOR")),
         ),
         _problem(
-            counterpart_given
-            & (counterpart != F.lit(NOT_APPLICABLE))
+            t.counterpart_given
+            & (t.counterpart != F.lit(NOT_APPLICABLE))
             & (F.col("IND_BILATERAL") == F.lit(False)),
             "not_bilateral",
             "COUNTERPART_AREA",
             F.col("COUNTERPART_AREA"),
             spark_message("not_bilateral", indicator=F.col("IND_INDICATOR")),
         ),
+    ]
+
+
+def _code_problems() -> list[tuple[Column, Column]]:
+    """SEX, AGE and OBS_STATUS codes that are not in their codelists."""
+    from pyspark.sql import functions as F
+
+    return [
         _problem(
-            F.col("SEX_CODE").isNull(),
+            F.col(f"{prefix}_CODE").isNull(),
             "unknown_code",
-            "SEX",
-            F.col("SEX"),
-            spark_message(
-                "unknown_code", column="SEX", value=F.trim("SEX"), fix=fix("unknown_code", "SEX")
-            ),
-        ),
-        _problem(
-            F.col("AGE_CODE").isNull(),
-            "unknown_code",
-            "AGE",
-            F.col("AGE"),
-            spark_message(
-                "unknown_code", column="AGE", value=F.trim("AGE"), fix=fix("unknown_code", "AGE")
-            ),
-        ),
-        _problem(
-            F.col("ST_CODE").isNull(),
-            "unknown_code",
-            "OBS_STATUS",
-            F.col("OBS_STATUS"),
+            column,
+            F.col(column),
             spark_message(
                 "unknown_code",
-                column="OBS_STATUS",
-                value=F.trim("OBS_STATUS"),
-                fix=fix("unknown_code", "OBS_STATUS"),
+                column=column,
+                value=F.trim(column),
+                fix=fix("unknown_code", column),
             ),
-        ),
+        )
+        for prefix, column in (("SEX", "SEX"), ("AGE", "AGE"), ("ST", "OBS_STATUS"))
+    ]
+
+
+def _value_problems(t: _Terms) -> list[tuple[Column, Column]]:
+    """TIME_PERIOD, OBS_VALUE and UNIT_MULT that cannot be read."""
+    from pyspark.sql import functions as F
+
+    return [
         _problem(
-            period.isNull(),
+            t.period.isNull(),
             "bad_period",
             "TIME_PERIOD",
             F.col("TIME_PERIOD"),
             spark_message("bad_period", value=F.coalesce(F.trim("TIME_PERIOD"), F.lit(""))),
         ),
         _problem(
-            bad_number,
+            t.bad_number,
             "bad_number",
             "OBS_VALUE",
             F.col("OBS_VALUE"),
-            spark_message("bad_number", value=value),
+            spark_message("bad_number", value=t.value),
         ),
         _problem(
-            bad_mult,
+            t.bad_mult,
             "bad_unit_mult",
             "UNIT_MULT",
             F.col("UNIT_MULT"),
-            spark_message("bad_unit_mult", value=mult_text),
+            spark_message("bad_unit_mult", value=t.mult_text),
         ),
+    ]
+
+
+def _unit_problems(t: _Terms) -> list[tuple[Column, Column]]:
+    """Unknown units, units other than the indicator's, LCU values without an exchange rate."""
+    from pyspark.sql import functions as F
+
+    return [
         _problem(
-            unit_given & F.col("UNIT_CODE").isNull(),
+            t.unit_given & F.col("UNIT_CODE").isNull(),
             "unknown_unit",
             "UNIT_MEASURE",
             F.col("UNIT_MEASURE"),
             spark_message("unknown_unit", value=F.trim("UNIT_MEASURE")),
         ),
         _problem(
-            unit_given
+            t.unit_given
             & F.col("UNIT_CODE").isNotNull()
             & F.col("IND_CANONICAL_UNIT").isNotNull()
             & (F.col("UNIT_CODE") != F.col("IND_CANONICAL_UNIT"))
-            & ~in_lcu,
+            & ~t.in_lcu,
             "unit_mismatch",
             "UNIT_MEASURE",
             F.col("UNIT_MEASURE"),
@@ -394,43 +441,64 @@ def harmonise(
                 given=F.col("UNIT_CODE"),
             ),
         ),
-    ]
-    problems.append(
         _problem(
-            in_lcu
-            & ~is_missing
+            t.in_lcu
+            & ~t.is_missing
             & F.col("FX_RATE").isNull()
             & F.col("RA_ISO3").isNotNull()
-            & period.isNotNull(),
+            & t.period.isNotNull(),
             "no_exchange_rate",
             "UNIT_MEASURE",
             F.col("UNIT_MEASURE"),
-            msg(
+            F.format_string(
                 "no exchange rate for %s %s to convert this local-currency value to US dollars; "
                 "the row is converted when an agency's EXCHANGE_RATE for that area and period is "
                 "accepted (`midex reprocess`), or submit the value in USD",
                 F.col("RA_ISO3"),
-                period,
+                t.period,
             ),
-        )
+        ),
+    ]
+
+
+def _scope_problem() -> tuple[Column, Column]:
+    """A national provider's row for an area outside its scope."""
+    from pyspark.sql import functions as F
+
+    return _problem(
+        F.col("RA_ISO3").isNotNull()
+        & (F.size("CTX_ALLOWED") > 0)
+        & ~F.array_contains("CTX_ALLOWED", F.col("RA_ISO3")),
+        "area_out_of_scope",
+        "REF_AREA",
+        F.col("REF_AREA"),
+        spark_message(
+            "area_out_of_scope",
+            provider=F.col("CTX_PROVIDER"),
+            areas=F.col("CTX_ALLOWED_TEXT"),
+            area=F.col("RA_ISO3"),
+        ),
     )
+
+
+def _problems(t: _Terms, contexts: list[SubmissionContext]) -> list[tuple[Column, Column]]:
+    """Every check, in the order their problems are listed in PROBLEMS."""
+    problems = [
+        *_area_and_indicator_problems(t),
+        *_code_problems(),
+        *_value_problems(t),
+        *_unit_problems(t),
+    ]
     if any(c.allowed_areas for c in contexts):  # national providers report their own areas
-        problems.append(
-            _problem(
-                F.col("RA_ISO3").isNotNull()
-                & (F.size("CTX_ALLOWED") > 0)
-                & ~F.array_contains("CTX_ALLOWED", F.col("RA_ISO3")),
-                "area_out_of_scope",
-                "REF_AREA",
-                F.col("REF_AREA"),
-                spark_message(
-                    "area_out_of_scope",
-                    provider=F.col("CTX_PROVIDER"),
-                    areas=F.col("CTX_ALLOWED_TEXT"),
-                    area=F.col("RA_ISO3"),
-                ),
-            )
-        )
+        problems.append(_scope_problem())
+    return problems
+
+
+def _split_by_problems(
+    df: DataFrame, problems: list[tuple[Column, Column]]
+) -> tuple[DataFrame, DataFrame]:
+    """(rows without a problem, rows with one and their PROBLEMS)."""
+    from pyspark.sql import functions as F
 
     # Good rows are told apart with plain booleans; the problem structs (and their messages) are
     # only built for the quarantined rows.
@@ -443,19 +511,25 @@ def harmonise(
     bad = df.where(has_problem).withColumn(
         "PROBLEMS", F.array_compact(F.array(*[struct for _, struct in problems]))
     )
+    return good, bad
 
-    harmonised = good.select(
+
+def _harmonised_rows(good: DataFrame, t: _Terms, mapping_version: str) -> DataFrame:
+    """The good rows in the observation schema: codes, value in units, lineage."""
+    from pyspark.sql import functions as F
+
+    return good.select(
         F.col("RA_ISO3").alias("REF_AREA"),
-        counterpart.alias("COUNTERPART_AREA"),
+        t.counterpart.alias("COUNTERPART_AREA"),
         F.col("IND_INDICATOR").alias("INDICATOR"),
         F.col("SEX_CODE").alias("SEX"),
         F.col("AGE_CODE").alias("AGE"),
-        period.alias("TIME_PERIOD"),
-        F.when(is_missing, F.lit(None).cast("double"))
-        .when(in_lcu, number * F.pow(F.lit(10.0), mult) / F.col("FX_RATE"))
-        .otherwise(number * F.pow(F.lit(10.0), mult))
+        t.period.alias("TIME_PERIOD"),
+        F.when(t.is_missing, F.lit(None).cast("double"))
+        .when(t.in_lcu, t.number * F.pow(F.lit(10.0), t.mult) / F.col("FX_RATE"))
+        .otherwise(t.number * F.pow(F.lit(10.0), t.mult))
         .alias("OBS_VALUE"),
-        F.when(in_lcu, F.col("IND_CANONICAL_UNIT")).otherwise(unit).alias("UNIT_MEASURE"),
+        F.when(t.in_lcu, F.col("IND_CANONICAL_UNIT")).otherwise(t.unit).alias("UNIT_MEASURE"),
         F.col("ST_CODE").alias("OBS_STATUS"),
         F.col("CTX_NATURE").alias("NATURE"),
         _blank_to_null("COMMENT").alias("COMMENT"),
@@ -470,9 +544,44 @@ def harmonise(
         F.lit(mapping_version).alias("MAPPING_VERSION"),
         F.lit(None).cast("array<string>").alias("VALIDATION_FLAGS"),  # set by validation
     )
-    quarantine = bad.select(
+
+
+def _quarantined_rows(bad: DataFrame, raw_columns: list[str]) -> DataFrame:
+    """The bad rows as submitted, with their SUBMISSION_ID and PROBLEMS."""
+    from pyspark.sql import functions as F
+
+    return bad.select(
         *[F.col(c) for c in raw_columns],
         F.col("SUBMISSION_ID").cast("long").alias("SUBMISSION_ID"),
         F.col("PROBLEMS"),
     )
-    return harmonised, quarantine
+
+
+def harmonise(
+    raw: DataFrame,
+    maps: Mappings,
+    ctx: SubmissionContext | list[SubmissionContext],
+    schema: Schema,
+) -> tuple[DataFrame, DataFrame]:
+    """Return (harmonised observations, quarantined raw rows with their PROBLEMS).
+
+    One submission (`ctx` one context), or a batch in one Spark plan: `raw` then has a
+    SUBMISSION_ID column and `ctx` lists a context per submission (provider, scope, file).
+    Every raw row goes to exactly one of the two (the lookups are keyed by unique codes), so a
+    caller can tell from row counts alone whether the quarantine has rows
+    (`midex.stages.harmonise_batch`)."""
+    from pyspark.sql import functions as F
+
+    contexts = ctx if isinstance(ctx, list) else [ctx]
+    raw_columns = [c for c in raw.columns if c != "SUBMISSION_ID"]
+    raw = _with_submission_id(raw, contexts)
+    df = raw.join(F.broadcast(contexts_frame(raw.sparkSession, contexts)), "SUBMISSION_ID", "left")
+    df = _with_derived_columns(_join_codes(df, maps, schema))
+    terms = _terms(schema)
+    df = _join_exchange_rates(df, maps.rates, terms.period)
+    df = _join_obs_status(df, maps.obs_status, terms.is_missing, schema)
+    good, bad = _split_by_problems(df, _problems(terms, contexts))
+    return (
+        _harmonised_rows(good, terms, contexts[0].mapping_version),
+        _quarantined_rows(bad, raw_columns),
+    )

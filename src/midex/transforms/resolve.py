@@ -32,7 +32,7 @@ from midex.contract.schema import Schema
 from midex.storage.catalog import Catalog, ProviderKind, Submission, SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
     from midex.storage.lake import Lake
 
@@ -133,48 +133,37 @@ def load_rules(schema: Schema) -> ResolutionRules:
     return ResolutionRules(scope, default, indicators)
 
 
-def annotate_versions(
-    harmonised: DataFrame,
-    submissions: DataFrame,
-    rules: DataFrame,
-    series_key: tuple[str, ...],
-    scope_rows: DataFrame | None = None,
+def _newest_first() -> list[Column]:
+    from pyspark.sql import functions as F
+
+    return [F.col("ACCEPTED_AT").desc(), F.col("SUBMISSION_ID").desc()]
+
+
+def _numbered_by_provider(
+    harmonised: DataFrame, submissions: DataFrame, rules: DataFrame, key: list[str]
 ) -> DataFrame:
-    """Every harmonised row of the given submissions with ACCEPTED_AT, SUBMISSION_MODE,
-    PROVIDER_KIND, KIND_RANK, TOLERANCE and RESOLUTION (won, lost, superseded, withdrawn).
-
-    `submissions` (SUBMISSIONS_SCHEMA) lists the accepted submissions that take part — for an
-    as-of resolution, those accepted by then; rows of any other submission are left out.
-    `scope_rows`: the rows that give each replace-mode submission its scope (indicators x areas
-    x periods of the whole file); by default `harmonised`. When `harmonised` holds only some
-    areas, pass ALL the rows of the replace-mode submissions, so that their scopes are the same
-    as in a resolution of every area.
-
-    One pass: the rows are shuffled once, by REF_AREA (every series key holds it, so both
-    windows below find their partitions there), and every label comes out of two windows over
-    those partitions. The output keeps that layout: all the rows of an area are in one
-    partition, which lets the writers by area skip a shuffle of their own (`Lake.
-    write_spark_by_area`, clustered)."""
+    """The rows of the given submissions with their submission and rule columns, shuffled by
+    REF_AREA; _version 1 is a provider's latest accepted submission holding the key."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    key = list(series_key)
-    newest_first = [F.col("ACCEPTED_AT").desc(), F.col("SUBMISSION_ID").desc()]
     versions = (
         harmonised.join(F.broadcast(submissions), "SUBMISSION_ID")
         .join(F.broadcast(rules), ["INDICATOR", "PROVIDER_KIND"], "left")
         .repartition("REF_AREA")
     )
-    # 1. revisions: a provider's latest accepted submission holding the key is its version 1
-    by_provider = Window.partitionBy(*key, "PROVIDER").orderBy(*newest_first)
-    versions = versions.withColumn("_version", F.row_number().over(by_provider))
+    by_provider = Window.partitionBy(*key, "PROVIDER").orderBy(*_newest_first())
+    return versions.withColumn("_version", F.row_number().over(by_provider))
 
-    # 2. replace-mode submissions withdraw their provider's earlier values inside their scope
-    # (indicators x areas x periods): one entry per scope, gathered per provider, so that the
-    # join with every row is a broadcast lookup by provider that never duplicates a row
-    scopes = (
-        (harmonised if scope_rows is None else scope_rows)
-        .select("SUBMISSION_ID", "PROVIDER", "INDICATOR", "REF_AREA", "TIME_PERIOD")
+
+def _replace_scopes(scope_rows: DataFrame, submissions: DataFrame) -> DataFrame:
+    """S_PROVIDER, S_SCOPES: every replace-mode submission's scope (indicators x areas x
+    periods), one entry per scope, gathered per provider, so that the join with every row is a
+    broadcast lookup by provider that never duplicates a row."""
+    from pyspark.sql import functions as F
+
+    return (
+        scope_rows.select("SUBMISSION_ID", "PROVIDER", "INDICATOR", "REF_AREA", "TIME_PERIOD")
         .join(
             F.broadcast(submissions.where(F.col("SUBMISSION_MODE") == "replace")), "SUBMISSION_ID"
         )
@@ -197,6 +186,13 @@ def annotate_versions(
             ).alias("S_SCOPES")
         )
     )
+
+
+def _with_state(versions: DataFrame, scopes: DataFrame) -> DataFrame:
+    """_STATE: superseded (a later version of the provider's holds the key), withdrawn (a later
+    replace-mode submission's scope covers the row), else null (a current value)."""
+    from pyspark.sql import functions as F
+
     versions = versions.join(F.broadcast(scopes), F.col("PROVIDER") == F.col("S_PROVIDER"), "left")
     covered = F.exists(
         "S_SCOPES",
@@ -210,29 +206,66 @@ def annotate_versions(
             & F.array_contains(s["p"], F.col("TIME_PERIOD"))
         ),
     )
-    versions = versions.withColumn(
+    return versions.withColumn(
         "_STATE",
         F.when(F.col("_version") > 1, F.lit(SUPERSEDED)).when(
             F.coalesce(covered, F.lit(False)), F.lit(WITHDRAWN)
         ),
     )
 
-    # 3. competing sources: among every provider's current value (no _STATE), the first by
-    # priority wins; the current values sort first, so their row numbers are their ranks
+
+def _resolution(key: list[str]) -> Column:
+    """RESOLUTION: the _STATE, else won by the first current value by priority, else lost."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    # among every provider's current value (no _STATE), the first by priority wins; the current
+    # values sort first, so their row numbers are their ranks
     by_key = Window.partitionBy(*key).orderBy(
         F.col("_STATE").isNotNull(),
         F.col("OBS_VALUE").isNull(),  # a number beats a missing value
         # where the indicator's rule says so, a non-zero value beats an exact 0
         F.coalesce(F.col("PREFER_NON_ZERO") & (F.col("OBS_VALUE") == 0), F.lit(False)),
         F.coalesce(F.col("KIND_RANK"), F.lit(99)),
-        *newest_first,
+        *_newest_first(),
         F.col("PROVIDER"),
     )
-    resolution = F.coalesce(
+    return F.coalesce(
         F.col("_STATE"),
         F.when(F.row_number().over(by_key) == 1, F.lit(WON)).otherwise(F.lit(LOST)),
     )
-    return versions.withColumn("RESOLUTION", resolution).drop(
+
+
+def annotate_versions(
+    harmonised: DataFrame,
+    submissions: DataFrame,
+    rules: DataFrame,
+    series_key: tuple[str, ...],
+    scope_rows: DataFrame | None = None,
+) -> DataFrame:
+    """Every harmonised row of the given submissions with ACCEPTED_AT, SUBMISSION_MODE,
+    PROVIDER_KIND, KIND_RANK, TOLERANCE and RESOLUTION (won, lost, superseded, withdrawn).
+
+    `submissions` (SUBMISSIONS_SCHEMA) lists the accepted submissions that take part — for an
+    as-of resolution, those accepted by then; rows of any other submission are left out.
+    `scope_rows`: the rows that give each replace-mode submission its scope (indicators x areas
+    x periods of the whole file); by default `harmonised`. When `harmonised` holds only some
+    areas, pass ALL the rows of the replace-mode submissions, so that their scopes are the same
+    as in a resolution of every area.
+
+    One pass: the rows are shuffled once, by REF_AREA (every series key holds it, so both
+    windows below find their partitions there), and every label comes out of two windows over
+    those partitions. The output keeps that layout: all the rows of an area are in one
+    partition, which lets the writers by area skip a shuffle of their own (`Lake.
+    write_spark_by_area`, clustered)."""
+    key = list(series_key)
+    # 1. revisions: a provider's latest accepted submission holding the key is its version 1
+    versions = _numbered_by_provider(harmonised, submissions, rules, key)
+    # 2. replace-mode submissions withdraw their provider's earlier values inside their scope
+    scopes = _replace_scopes(harmonised if scope_rows is None else scope_rows, submissions)
+    versions = _with_state(versions, scopes)
+    # 3. competing sources: the first current value by priority wins
+    return versions.withColumn("RESOLUTION", _resolution(key)).drop(
         "_version", "_STATE", "S_PROVIDER", "S_SCOPES"
     )
 
