@@ -26,6 +26,17 @@ EDGES = {"cli", "service", "demo"}
 KNOWN: set[tuple[str, str]] = set()
 
 
+def _module_of(target: str) -> str | None:
+    """The module of src/midex an import names (`midex.a.b.name` -> `midex.a.b`)."""
+    while target:
+        parts = target.split(".")
+        path = SRC.joinpath(*parts[1:])
+        if path.with_suffix(".py").is_file() or (path / "__init__.py").is_file():
+            return target
+        target = target.rpartition(".")[0]
+    return None
+
+
 def _folder(module: str) -> str:
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else ""
@@ -40,7 +51,8 @@ def _imports() -> list[tuple[str, str]]:
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                # `from pkg import mod` imports the module mod; `from pkg import name`, pkg
+                targets = [f"{node.module}.{a.name}" for a in node.names]
             else:
                 continue
             found += [(module, t) for t in targets if t.startswith("midex.")]
@@ -71,3 +83,24 @@ def test_nothing_below_the_edges_imports_them() -> None:
         }
     )
     assert not wrong, "\n".join(wrong)
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    """No import cycle, counting the imports inside functions (they hide cycles, not end them)."""
+    graph: dict[str, set[str]] = {}
+    for module, target in _imports():
+        found = _module_of(target)
+        if found and found != module:
+            graph.setdefault(module, set()).add(found)
+    cycles = []
+    for start in graph:  # a path back to `start` from one of its imports
+        stack, seen = [(start, [start])], {start}
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph.get(node, ()):
+                if nxt == start and len(path) > 1:
+                    cycles.append(" -> ".join([*path, start]))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*path, nxt]))
+    assert not cycles, "import cycles:\n" + "\n".join(sorted(set(cycles)))
