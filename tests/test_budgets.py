@@ -201,3 +201,30 @@ def test_the_service_stops_within_seconds_on_sigterm(midex_home, tmp_path, big_f
     assert run.message.startswith(INTERRUPTED), run.message
     assert catalog.submission(sid).status == SubmissionStatus.received
     assert _leftovers(midex_home / "lake") == [] and _parse_folders(midex_home) == set()
+
+
+def test_a_file_is_read_from_a_host_whose_main_script_cannot_run_twice(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Airflow's task runner is such a host: its `airflow` script configures a database when
+    imported, from a setting the runner blanks. A reader child must not run the host's main."""
+    script = tmp_path / "host.py"
+    script.write_text(
+        "import sys\n"
+        "if __name__ != '__main__':\n"
+        "    raise SystemExit('the host script ran again in the reader')\n"
+        "from pathlib import Path\n"
+        "from midex.formats.isolation import read_isolated\n"
+        "path = Path(sys.argv[1])\n"
+        "with read_isolated(path, 'template', path.name, seconds=60, memory_mb=4096,\n"
+        "                   workdir=Path(sys.argv[2])) as parsed:\n"
+        "    print(parsed.table.num_rows, parsed.format)\n",
+        encoding="utf-8",
+    )
+    data = _small(tmp_path / "small.csv")
+    done = subprocess.run(
+        [sys.executable, str(script), str(data), str(tmp_path / "work")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["2", "template"]

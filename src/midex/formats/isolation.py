@@ -25,6 +25,7 @@ import multiprocessing
 import os
 import resource
 import shutil
+import sys
 import threading
 import time
 import traceback
@@ -60,6 +61,30 @@ def _forkserver() -> Any:
             _context = multiprocessing.get_context("forkserver")
             _context.set_forkserver_preload(PRELOAD)
         return _context
+
+
+@contextmanager
+def _main_not_rerun() -> Iterator[None]:
+    """While a child is started: tell multiprocessing not to re-run the parent's main script in it.
+
+    A forkserver child first runs the parent's `__main__` again (spawn.prepare) when the parent
+    was started as a script: `airflow`, `pytest`, a job file. The reader needs none of it, and
+    some mains cannot run twice: in an Airflow task, `airflow`'s import configures its database
+    from a setting the task runner blanks, and the child died before reading (exit code 1). A
+    main named `__main__` is the one case multiprocessing skips (spawn._fixup_main_from_name)."""
+    main = sys.modules["__main__"]
+    if getattr(main, "__spec__", None) is not None:
+        yield  # started with -m: the child imports the module by name, as a module
+        return
+    main.__spec__ = _MainSpec()
+    try:
+        yield
+    finally:
+        main.__spec__ = None
+
+
+class _MainSpec:
+    name = "__main__"
 
 
 def _read_in_child(
@@ -126,7 +151,8 @@ def read_isolated(
             name="midex-parse",
             daemon=True,
         )
-        child.start()
+        with _lock, _main_not_rerun():
+            child.start()
         sending.close()
         try:
             message = _wait(child, receiving, name, seconds, memory_mb, stop)
@@ -180,9 +206,14 @@ def _answer(
         "operator to raise the budget"
     )
     if message is None:
-        if memory_mb:
-            raise BudgetExceeded(f"{too_big} (the reader ended with exit code {exitcode})")
-        raise RuntimeError(f"reading {name}: the reader ended with exit code {exitcode}")
+        # killed by a signal (the kernel's SIGKILL, an abort on a failed allocation) under a
+        # memory limit: the budget; any other silent end is the reader process's own failure
+        if memory_mb and exitcode is not None and exitcode < 0:
+            raise BudgetExceeded(f"{too_big} (the reader was ended by signal {-exitcode})")
+        raise RuntimeError(
+            f"reading {name}: the reader process ended with exit code {exitcode} before it "
+            "answered; the worker's log has its error"
+        )
     kind, *rest = message
     if kind == "ok":
         table = pa.ipc.open_file(pa.memory_map(str(out))).read_all()
