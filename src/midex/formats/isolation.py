@@ -31,6 +31,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.machinery import ModuleSpec
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -76,15 +77,11 @@ def _main_not_rerun() -> Iterator[None]:
     if getattr(main, "__spec__", None) is not None:
         yield  # started with -m: the child imports the module by name, as a module
         return
-    main.__spec__ = _MainSpec()
+    main.__spec__ = ModuleSpec("__main__", None)
     try:
         yield
     finally:
         main.__spec__ = None
-
-
-class _MainSpec:
-    name = "__main__"
 
 
 def _read_in_child(
