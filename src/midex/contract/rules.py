@@ -1,12 +1,18 @@
-"""The rules a submission is checked against: their names and the messages providers read.
+"""The rules a submission is checked against, each declared once: its name, the message
+providers read and, for harmonisation's problems, its condition.
 
-One place for every message template, used by both paths that check a file:
-- on the server, harmonisation (Spark, `spark_message`) and the Great Expectations suite
-  (midex.quality.validate, `message`);
-- offline, `midex check` (midex.cli.commands.check, `message`), which needs neither Spark nor lake.
+Two kinds of rule, one declaration each:
+- harmonisation's problems (`PROBLEMS`, below): a row that has one is quarantined. Each names the
+  template column it is about, its condition and its message fields, as Spark SQL over the
+  harmonisation frame (`FRAME_COLUMNS`);
+- validation's rules: the suites in expectations/ (rule, severity, the columns, the condition as a
+  Great Expectations expectation, the message fields).
 
-A template names its fields (`{value}`, `{indicator}` …); both paths fill the same fields with
-the same formatting (`number`), so a rule gives the same message wherever it runs.
+Both are evaluated by two engines generated from these declarations, so they cannot drift: on
+the server by Spark (midex.transforms.harmonise, Great Expectations in midex.quality.validate),
+offline by `midex check` (midex.quality.offline: the same SQL, translated for DuckDB). Every
+message template lives here; both engines fill the same fields with the same formatting
+(`number`), so a rule gives the same message wherever it runs.
 """
 
 from __future__ import annotations
@@ -14,7 +20,11 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from midex.contract.areas import NOT_APPLICABLE
+from midex.contract.schema import LCU, UNIT_MULT_RANGE
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
@@ -42,6 +52,11 @@ TEMPLATES: dict[str, str] = {
     "unit_mismatch": (
         "{indicator} is measured in {unit}, not {given}; "
         "convert the value or leave UNIT_MEASURE blank"
+    ),
+    "no_exchange_rate": (
+        "no exchange rate for {area} {period} to convert this local-currency value to US "
+        "dollars; the row is converted when an agency's EXCHANGE_RATE for that area and period "
+        "is accepted (`midex reprocess`), or submit the value in USD"
     ),
     "area_out_of_scope": (
         "provider {provider} may only report {areas}, not {area}; "
@@ -155,3 +170,165 @@ def cell_column(column: str | None, source_column: str | None) -> str | None:
     if column == "OBS_VALUE" and source_column:
         return source_column
     return column
+
+
+# --- harmonisation's problems ---------------------------------------------------------------
+
+# The harmonisation frame: what a problem's condition and fields may read. Each engine builds it
+# its own way (Spark joins; pyarrow lookups per distinct value offline) and a parity test holds
+# them to the same values; the problems themselves are written once, here.
+FRAME_COLUMNS: dict[str, str] = {
+    # the template columns, as submitted (strings)
+    "REF_AREA": "as submitted",
+    "COUNTERPART_AREA": "as submitted",
+    "INDICATOR": "as submitted",
+    "SEX": "as submitted",
+    "AGE": "as submitted",
+    "TIME_PERIOD": "as submitted",
+    "OBS_VALUE": "as submitted",
+    "UNIT_MEASURE": "as submitted",
+    "UNIT_MULT": "as submitted",
+    "OBS_STATUS": "as submitted",
+    # the code lookups (null: not found)
+    "RA_ISO3": "REF_AREA's ISO3 code",
+    "RA_PROBLEM": "why REF_AREA is not a country, in the area list's words",
+    "CA_ISO3": "COUNTERPART_AREA's ISO3 code",
+    "CA_PROBLEM": "why COUNTERPART_AREA is not a country",
+    "IND_INDICATOR": "the canonical indicator code",
+    "IND_CANONICAL_UNIT": "the indicator's unit",
+    "IND_BILATERAL": "whether the indicator has partners",
+    "UNIT_CODE": "UNIT_MEASURE's code",
+    "SEX_CODE": "SEX's code (blank: the default)",
+    "AGE_CODE": "AGE's code (blank: the default)",
+    "ST_CODE": "OBS_STATUS's code (blank: M for a missing value, else the default)",
+    # the parsed values
+    "_VALUE": "OBS_VALUE trimmed, blank as null",
+    "_MISSING": "OBS_VALUE is blank or a missing-value marker",
+    "_NUMBER": "OBS_VALUE as a number (null when it is not one)",
+    "_MULT": "UNIT_MULT as an integer, blank as 0 (null when it is not one)",
+    "_PERIOD": "TIME_PERIOD in its canonical form (null when it is not a period)",
+    # the submission
+    "CTX_PROVIDER": "the provider's code",
+    "CTX_ALLOWED": "the areas a national provider may report (empty: any)",
+    "CTX_ALLOWED_TEXT": "the same, as text",
+    # the lake: known on the server only, so problems that read them are not checked offline
+    "FX_RATE": "the accepted exchange rate (LCU per USD) for the row's area and period",
+}
+SERVER_ONLY = frozenset({"FX_RATE"})
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A harmonisation problem: `when` (Spark SQL over FRAME_COLUMNS) holds for a row that has it;
+    the finding names `column` and its value as submitted, and the message fills the rule's
+    template from `fields` (field -> Spark SQL). `message_column`: a column holding the whole
+    message when it is not null (the area list's own explanation). `scoped`: only checked for
+    providers limited to their own areas."""
+
+    rule: str
+    column: str
+    when: str
+    fields: dict[str, str] = field(default_factory=dict)
+    message_column: str | None = None
+    scoped: bool = False
+
+    def message_fields(self) -> dict[str, str]:
+        """Every field of the template as Spark SQL: `column` and `fix` are literals."""
+        given = {"column": _sql_text(self.column), "fix": _sql_text(fix(self.rule, self.column))}
+        given.update(self.fields)
+        return {name: given[name] for name in fields(self.rule)}
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _given(column: str) -> str:
+    return f"nullif(trim({column}), '') IS NOT NULL"
+
+
+def _blank(column: str) -> str:
+    return f"nullif(trim({column}), '') IS NULL"
+
+
+_IN_LCU = f"UNIT_CODE = '{LCU}' AND IND_CANONICAL_UNIT = 'USD'"
+
+# In the order a row's problems are listed.
+PROBLEMS: tuple[Problem, ...] = (
+    Problem("required_value", "REF_AREA", _blank("REF_AREA")),
+    Problem(
+        "unknown_area",
+        "REF_AREA",
+        f"{_given('REF_AREA')} AND RA_ISO3 IS NULL",
+        {"value": "trim(REF_AREA)"},
+        message_column="RA_PROBLEM",
+    ),
+    Problem(
+        "unknown_area",
+        "COUNTERPART_AREA",
+        f"{_given('COUNTERPART_AREA')} AND CA_ISO3 IS NULL",
+        {"value": "trim(COUNTERPART_AREA)"},
+        message_column="CA_PROBLEM",
+    ),
+    Problem("required_value", "INDICATOR", _blank("INDICATOR")),
+    Problem(
+        "unknown_indicator",
+        "INDICATOR",
+        f"{_given('INDICATOR')} AND IND_INDICATOR IS NULL",
+        {"value": "trim(INDICATOR)"},
+    ),
+    Problem(
+        "not_bilateral",
+        "COUNTERPART_AREA",
+        f"{_given('COUNTERPART_AREA')} AND coalesce(CA_ISO3, '{NOT_APPLICABLE}') "
+        f"<> '{NOT_APPLICABLE}' AND IND_BILATERAL = false",
+        {"indicator": "IND_INDICATOR"},
+    ),
+    *(
+        Problem("unknown_code", column, f"{code} IS NULL", {"value": f"trim({column})"})
+        for code, column in (("SEX_CODE", "SEX"), ("AGE_CODE", "AGE"), ("ST_CODE", "OBS_STATUS"))
+    ),
+    Problem(
+        "bad_period", "TIME_PERIOD", "_PERIOD IS NULL", {"value": "coalesce(trim(TIME_PERIOD), '')"}
+    ),
+    Problem(
+        "bad_number",
+        "OBS_VALUE",
+        "NOT _MISSING AND (_NUMBER IS NULL OR isnan(_NUMBER) "
+        "OR abs(_NUMBER) = CAST('Infinity' AS DOUBLE))",
+        {"value": "_VALUE"},
+    ),
+    Problem(
+        "bad_unit_mult",
+        "UNIT_MULT",
+        f"_MULT IS NULL OR _MULT < {UNIT_MULT_RANGE[0]} OR _MULT > {UNIT_MULT_RANGE[1]}",
+        {"value": "coalesce(nullif(trim(UNIT_MULT), ''), '0')"},
+    ),
+    Problem(
+        "unknown_unit",
+        "UNIT_MEASURE",
+        f"{_given('UNIT_MEASURE')} AND UNIT_CODE IS NULL",
+        {"value": "trim(UNIT_MEASURE)"},
+    ),
+    Problem(
+        "unit_mismatch",
+        "UNIT_MEASURE",
+        f"{_given('UNIT_MEASURE')} AND UNIT_CODE IS NOT NULL AND IND_CANONICAL_UNIT IS NOT NULL "
+        f"AND UNIT_CODE <> IND_CANONICAL_UNIT AND NOT ({_IN_LCU})",
+        {"indicator": "IND_INDICATOR", "unit": "IND_CANONICAL_UNIT", "given": "UNIT_CODE"},
+    ),
+    Problem(
+        "no_exchange_rate",
+        "UNIT_MEASURE",
+        f"{_IN_LCU} AND NOT _MISSING AND FX_RATE IS NULL AND RA_ISO3 IS NOT NULL "
+        "AND _PERIOD IS NOT NULL",
+        {"area": "RA_ISO3", "period": "_PERIOD"},
+    ),
+    Problem(
+        "area_out_of_scope",
+        "REF_AREA",
+        "RA_ISO3 IS NOT NULL AND size(CTX_ALLOWED) > 0 AND NOT array_contains(CTX_ALLOWED, RA_ISO3)",
+        {"provider": "CTX_PROVIDER", "areas": "CTX_ALLOWED_TEXT", "area": "RA_ISO3"},
+        scoped=True,
+    ),
+)

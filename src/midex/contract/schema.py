@@ -22,6 +22,8 @@ CELL_LINEAGE = ("SOURCE_ROW", "SOURCE_SHEET", "SOURCE_COLUMN")
 CELL_AND_TEXT = (*CELL_LINEAGE, "SOURCE_VALUE")
 # what UNIT_MULT may be: a power of ten from 10^-12 to 10^15
 UNIT_MULT_RANGE = (-12, 15)
+# the unit code of values in local currency, converted to US dollars with an exchange rate
+LCU = "LCU"
 
 
 @dataclass(frozen=True)

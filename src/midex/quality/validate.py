@@ -77,7 +77,7 @@ def codelist_codes(name: str, schema: Schema) -> list[str]:
     return sorted(schema.codelist(name).code_set())
 
 
-def _sql_literal(value: Any) -> str:
+def sql_literal(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
@@ -86,12 +86,12 @@ def _sql_literal(value: Any) -> str:
 
 
 def _sql_list(values: list[str]) -> str:
-    return ", ".join(_sql_literal(v) for v in values) or "NULL"
+    return ", ".join(sql_literal(v) for v in values) or "NULL"
 
 
 def _indicator_case(attribute: str, schema: Schema) -> str:
     whens = [
-        f"WHEN {_sql_literal(c.code)} THEN {_sql_literal(c.attrs[attribute])}"
+        f"WHEN {sql_literal(c.code)} THEN {sql_literal(c.attrs[attribute])}"
         for c in schema.indicators.codes
         if c.attrs.get(attribute) is not None
     ]
@@ -138,8 +138,8 @@ def _entry(indicator: str, sex: str) -> str:
 def _ratios_expected(schema: Schema) -> str:
     """100 x numerator / denominator of the row's reported ratio, same sex, same submission."""
     whens = [
-        f"WHEN {_sql_literal(ratio)} THEN 100.0 * {_entry(_sql_literal(num), 'SEX')} "
-        f"/ nullif({_entry(_sql_literal(den), 'SEX')}, 0)"
+        f"WHEN {sql_literal(ratio)} THEN 100.0 * {_entry(sql_literal(num), 'SEX')} "
+        f"/ nullif({_entry(sql_literal(den), 'SEX')}, 0)"
         for ratio, (num, den) in ratio_indicators(schema).items()
     ]
     return f"(CASE INDICATOR {' '.join(whens)} END)" if whens else "CAST(NULL AS double)"
@@ -149,7 +149,7 @@ def _sex_value(sex: str, schema: Schema) -> str:
     """The value for `sex` of the row's indicator (same submission, area, partner, age, period)."""
     if sex not in schema.sex.code_set():
         raise MidexError(f"$sex_value:{sex}: {sex} is not a code of the sex codelist")
-    return _entry("INDICATOR", _sql_literal(sex))
+    return _entry("INDICATOR", sql_literal(sex))
 
 
 def _reference(ref: str, schema: Schema, params: dict[str, Any]) -> Any:
@@ -182,7 +182,7 @@ def _sql_reference(ref: str, schema: Schema, params: dict[str, Any]) -> str:
     if kind == "sex_value" and name in schema.sex.code_set():
         return _sex_value(name, schema)
     value = _reference(ref, schema, params)
-    return _sql_list(value) if isinstance(value, list) else _sql_literal(value)
+    return _sql_list(value) if isinstance(value, list) else sql_literal(value)
 
 
 def _expand(value: Any, schema: Schema, params: dict[str, Any]) -> Any:
@@ -350,11 +350,10 @@ def prepare(
         for code in codelist_codes(name, schema):
             lists.setdefault(code, []).append(name)
     # Written out as SQL literals, as the suite's $codelist lists are (the codes come from the
-    # schema files, quoted by _sql_literal): local_frame binds each value as a parameter, one
+    # schema files, quoted by sql_literal): local_frame binds each value as a parameter, one
     # round trip to the JVM each (0.6 s for these ~300 rows, at every validation).
     rows = ", ".join(
-        f"({_sql_literal(code)}, array({_sql_list(names)}))"
-        for code, names in sorted(lists.items())
+        f"({sql_literal(code)}, array({_sql_list(names)}))" for code, names in sorted(lists.items())
     )
     codes = spark.sql(f"SELECT * FROM VALUES {rows or '(NULL, NULL)'} AS codes(CODE, LISTS)")
     coded = []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
-from midex.contract.schema import Schema
+from midex.contract.schema import LCU, Schema
 from midex.storage.catalog import Catalog, ProviderKind, SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
     from midex.storage.lake import Lake
 
-LCU = "LCU"
 RATE_INDICATOR = "EXCHANGE_RATE"
 RATES_SCHEMA = "REF_AREA string, TIME_PERIOD string, RATE double"
 

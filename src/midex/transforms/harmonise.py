@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from midex.contract import periods
 from midex.contract.areas import NOT_APPLICABLE, resolve_areas
-from midex.contract.rules import fix, spark_message
-from midex.contract.schema import UNIT_MULT_RANGE, Codelist, Schema
+from midex.contract.rules import PROBLEMS, spark_message
+from midex.contract.schema import LCU, Codelist, Schema
 from midex.runtime.spark import local_frame
-from midex.transforms.currency import LCU, RATES_SCHEMA
+from midex.transforms.currency import RATES_SCHEMA
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -184,45 +184,26 @@ def contexts_frame(spark: SparkSession, contexts: list[SubmissionContext]) -> Da
 
 @dataclass(frozen=True)
 class _Terms:
-    """Column expressions that several joins, problems and outputs read (over the derived columns)."""
+    """Column expressions over the frame that joins and outputs read."""
 
-    value: Column  # OBS_VALUE trimmed, blank -> null
     is_missing: Column
     number: Column
-    bad_number: Column
-    mult_text: Column  # UNIT_MULT as submitted, blank -> "0"
     mult: Column
-    bad_mult: Column
     period: Column
     counterpart: Column
-    counterpart_given: Column
-    unit_given: Column
     unit: Column
     in_lcu: Column  # LCU values of a US-dollar indicator, converted with an exchange rate
 
 
-def _terms(schema: Schema) -> _Terms:
+def _terms() -> _Terms:
     from pyspark.sql import functions as F
 
-    markers = [m.lower() for m in schema.missing_markers if m]
-    value = F.col("_VALUE")
-    is_missing = value.isNull() | F.lower(value).isin(markers)
-    number = F.col("_NUMBER")
-    mult_text = F.coalesce(_blank_to_null("UNIT_MULT"), F.lit("0"))
-    mult = mult_text.try_cast("int")
     return _Terms(
-        value=value,
-        is_missing=is_missing,
-        number=number,
-        bad_number=~is_missing
-        & (number.isNull() | F.isnan(number) | (F.abs(number) == F.lit(float("inf")))),
-        mult_text=mult_text,
-        mult=mult,
-        bad_mult=mult.isNull() | (mult < UNIT_MULT_RANGE[0]) | (mult > UNIT_MULT_RANGE[1]),
+        is_missing=F.col("_MISSING"),
+        number=F.col("_NUMBER"),
+        mult=F.col("_MULT"),
         period=F.col("_PERIOD"),
         counterpart=F.coalesce(F.col("CA_ISO3"), F.lit(NOT_APPLICABLE)),
-        counterpart_given=_blank_to_null("COUNTERPART_AREA").isNotNull(),
-        unit_given=_blank_to_null("UNIT_MEASURE").isNotNull(),
         unit=F.coalesce(F.col("UNIT_CODE"), F.col("IND_CANONICAL_UNIT")),
         in_lcu=(F.col("UNIT_CODE") == F.lit(LCU)) & (F.col("IND_CANONICAL_UNIT") == F.lit("USD")),
     )
@@ -253,13 +234,18 @@ def _join_codes(df: DataFrame, maps: Mappings, schema: Schema) -> DataFrame:
     )
 
 
-def _with_derived_columns(df: DataFrame) -> DataFrame:
-    """_VALUE, _NUMBER and _PERIOD, computed once: several joins, problems and outputs read them."""
+def _with_derived_columns(df: DataFrame, schema: Schema) -> DataFrame:
+    """The parsed values of the frame (midex.contract.rules.FRAME_COLUMNS), computed once:
+    several joins, problems and outputs read them."""
     from pyspark.sql import functions as F
 
+    markers = [m.lower() for m in schema.missing_markers if m]
+    value = F.col("_VALUE")
     return (
         df.withColumn("_VALUE", _blank_to_null("OBS_VALUE"))
-        .withColumn("_NUMBER", F.col("_VALUE").try_cast("double"))
+        .withColumn("_MISSING", value.isNull() | F.lower(value).isin(markers))
+        .withColumn("_NUMBER", value.try_cast("double"))
+        .withColumn("_MULT", F.coalesce(_blank_to_null("UNIT_MULT"), F.lit("0")).try_cast("int"))
         .withColumn("_PERIOD", normalise_period(F.col("TIME_PERIOD")))
     )
 
@@ -304,194 +290,21 @@ def _join_obs_status(
     ).drop("ST_KEY")
 
 
-def _area_and_indicator_problems(t: _Terms) -> list[tuple[Column, Column]]:
+def _problems(contexts: list[SubmissionContext]) -> list[tuple[Column, Column]]:
+    """Every problem of midex.contract.rules.PROBLEMS, as Spark columns over the frame; a scoped
+    one only when a provider of the batch is limited to its own areas."""
     from pyspark.sql import functions as F
 
-    ref_area_text = F.coalesce(F.trim("REF_AREA"), F.lit(""))
-    return [
-        _problem(
-            _blank_to_null("REF_AREA").isNull(),
-            "required_value",
-            "REF_AREA",
-            F.col("REF_AREA"),
-            spark_message(
-                "required_value", column="REF_AREA", fix=fix("required_value", "REF_AREA")
-            ),
-        ),
-        _problem(
-            _blank_to_null("REF_AREA").isNotNull() & F.col("RA_ISO3").isNull(),
-            "unknown_area",
-            "REF_AREA",
-            F.col("REF_AREA"),
-            F.coalesce(F.col("RA_PROBLEM"), spark_message("unknown_area", value=ref_area_text)),
-        ),
-        _problem(
-            t.counterpart_given & F.col("CA_ISO3").isNull(),
-            "unknown_area",
-            "COUNTERPART_AREA",
-            F.col("COUNTERPART_AREA"),
-            F.coalesce(
-                F.col("CA_PROBLEM"),
-                spark_message("unknown_area", value=F.trim("COUNTERPART_AREA")),
-            ),
-        ),
-        _problem(
-            _blank_to_null("INDICATOR").isNull(),
-            "required_value",
-            "INDICATOR",
-            F.col("INDICATOR"),
-            spark_message(
-                "required_value", column="INDICATOR", fix=fix("required_value", "INDICATOR")
-            ),
-        ),
-        _problem(
-            _blank_to_null("INDICATOR").isNotNull() & F.col("IND_INDICATOR").isNull(),
-            "unknown_indicator",
-            "INDICATOR",
-            F.col("INDICATOR"),
-            spark_message("unknown_indicator", value=F.trim("INDICATOR")),
-        ),
-        _problem(
-            t.counterpart_given
-            & (t.counterpart != F.lit(NOT_APPLICABLE))
-            & (F.col("IND_BILATERAL") == F.lit(False)),
-            "not_bilateral",
-            "COUNTERPART_AREA",
-            F.col("COUNTERPART_AREA"),
-            spark_message("not_bilateral", indicator=F.col("IND_INDICATOR")),
-        ),
-    ]
-
-
-def _code_problems() -> list[tuple[Column, Column]]:
-    """SEX, AGE and OBS_STATUS codes that are not in their codelists."""
-    from pyspark.sql import functions as F
-
-    return [
-        _problem(
-            F.col(f"{prefix}_CODE").isNull(),
-            "unknown_code",
-            column,
-            F.col(column),
-            spark_message(
-                "unknown_code",
-                column=column,
-                value=F.trim(column),
-                fix=fix("unknown_code", column),
-            ),
-        )
-        for prefix, column in (("SEX", "SEX"), ("AGE", "AGE"), ("ST", "OBS_STATUS"))
-    ]
-
-
-def _value_problems(t: _Terms) -> list[tuple[Column, Column]]:
-    """TIME_PERIOD, OBS_VALUE and UNIT_MULT that cannot be read."""
-    from pyspark.sql import functions as F
-
-    return [
-        _problem(
-            t.period.isNull(),
-            "bad_period",
-            "TIME_PERIOD",
-            F.col("TIME_PERIOD"),
-            spark_message("bad_period", value=F.coalesce(F.trim("TIME_PERIOD"), F.lit(""))),
-        ),
-        _problem(
-            t.bad_number,
-            "bad_number",
-            "OBS_VALUE",
-            F.col("OBS_VALUE"),
-            spark_message("bad_number", value=t.value),
-        ),
-        _problem(
-            t.bad_mult,
-            "bad_unit_mult",
-            "UNIT_MULT",
-            F.col("UNIT_MULT"),
-            spark_message("bad_unit_mult", value=t.mult_text),
-        ),
-    ]
-
-
-def _unit_problems(t: _Terms) -> list[tuple[Column, Column]]:
-    """Unknown units, units other than the indicator's, LCU values without an exchange rate."""
-    from pyspark.sql import functions as F
-
-    return [
-        _problem(
-            t.unit_given & F.col("UNIT_CODE").isNull(),
-            "unknown_unit",
-            "UNIT_MEASURE",
-            F.col("UNIT_MEASURE"),
-            spark_message("unknown_unit", value=F.trim("UNIT_MEASURE")),
-        ),
-        _problem(
-            t.unit_given
-            & F.col("UNIT_CODE").isNotNull()
-            & F.col("IND_CANONICAL_UNIT").isNotNull()
-            & (F.col("UNIT_CODE") != F.col("IND_CANONICAL_UNIT"))
-            & ~t.in_lcu,
-            "unit_mismatch",
-            "UNIT_MEASURE",
-            F.col("UNIT_MEASURE"),
-            spark_message(
-                "unit_mismatch",
-                indicator=F.col("IND_INDICATOR"),
-                unit=F.col("IND_CANONICAL_UNIT"),
-                given=F.col("UNIT_CODE"),
-            ),
-        ),
-        _problem(
-            t.in_lcu
-            & ~t.is_missing
-            & F.col("FX_RATE").isNull()
-            & F.col("RA_ISO3").isNotNull()
-            & t.period.isNotNull(),
-            "no_exchange_rate",
-            "UNIT_MEASURE",
-            F.col("UNIT_MEASURE"),
-            F.format_string(
-                "no exchange rate for %s %s to convert this local-currency value to US dollars; "
-                "the row is converted when an agency's EXCHANGE_RATE for that area and period is "
-                "accepted (`midex reprocess`), or submit the value in USD",
-                F.col("RA_ISO3"),
-                t.period,
-            ),
-        ),
-    ]
-
-
-def _scope_problem() -> tuple[Column, Column]:
-    """A national provider's row for an area outside its scope."""
-    from pyspark.sql import functions as F
-
-    return _problem(
-        F.col("RA_ISO3").isNotNull()
-        & (F.size("CTX_ALLOWED") > 0)
-        & ~F.array_contains("CTX_ALLOWED", F.col("RA_ISO3")),
-        "area_out_of_scope",
-        "REF_AREA",
-        F.col("REF_AREA"),
-        spark_message(
-            "area_out_of_scope",
-            provider=F.col("CTX_PROVIDER"),
-            areas=F.col("CTX_ALLOWED_TEXT"),
-            area=F.col("RA_ISO3"),
-        ),
-    )
-
-
-def _problems(t: _Terms, contexts: list[SubmissionContext]) -> list[tuple[Column, Column]]:
-    """Every check, in the order their problems are listed in PROBLEMS."""
-    problems = [
-        *_area_and_indicator_problems(t),
-        *_code_problems(),
-        *_value_problems(t),
-        *_unit_problems(t),
-    ]
-    if any(c.allowed_areas for c in contexts):  # national providers report their own areas
-        problems.append(_scope_problem())
-    return problems
+    scoped = any(c.allowed_areas for c in contexts)
+    found = []
+    for p in PROBLEMS:
+        if p.scoped and not scoped:
+            continue
+        message = spark_message(p.rule, **{k: F.expr(v) for k, v in p.message_fields().items()})
+        if p.message_column is not None:
+            message = F.coalesce(F.col(p.message_column), message)
+        found.append(_problem(F.expr(p.when), p.rule, p.column, F.col(p.column), message))
+    return found
 
 
 def _split_by_problems(
@@ -576,11 +389,11 @@ def harmonise(
     raw_columns = [c for c in raw.columns if c != "SUBMISSION_ID"]
     raw = _with_submission_id(raw, contexts)
     df = raw.join(F.broadcast(contexts_frame(raw.sparkSession, contexts)), "SUBMISSION_ID", "left")
-    df = _with_derived_columns(_join_codes(df, maps, schema))
-    terms = _terms(schema)
+    df = _with_derived_columns(_join_codes(df, maps, schema), schema)
+    terms = _terms()
     df = _join_exchange_rates(df, maps.rates, terms.period)
     df = _join_obs_status(df, maps.obs_status, terms.is_missing, schema)
-    good, bad = _split_by_problems(df, _problems(terms, contexts))
+    good, bad = _split_by_problems(df, _problems(contexts))
     return (
         _harmonised_rows(good, terms, contexts[0].mapping_version),
         _quarantined_rows(bad, raw_columns),
