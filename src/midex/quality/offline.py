@@ -33,7 +33,14 @@ from midex.contract.areas import NOT_APPLICABLE, resolve_areas
 from midex.contract.findings import Finding, sort_findings
 from midex.contract.rules import PROBLEMS, SERVER_ONLY, Problem
 from midex.contract.schema import LCU, Schema
-from midex.quality.validate import Suite, SuiteExpectation, codelist_codes, finding_for, sql_literal
+from midex.quality.validate import (
+    Suite,
+    SuiteExpectation,
+    codelist_codes,
+    derive_steps,
+    finding_for,
+    sql_literal,
+)
 
 ROW = "_ROW"  # the row's position in the frame
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -134,18 +141,16 @@ def suite_failures(
         "CREATE TEMP TABLE derived AS SELECT o.*, false AS IS_CONTEXT, "
         f"CAST(0 AS BIGINT) AS SUBMISSION_ID{coded} FROM observations AS o {joins}"
     )
-    for name, expression in suite.derive.items():
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE derived AS SELECT *, {duckdb_sql(expression)} "
-            f"AS {name} FROM derived"
-        )
+    for step in derive_steps(suite.derive):  # the columns that read only earlier ones, at once
+        added = ", ".join(f"{duckdb_sql(e)} AS {name}" for name, e in step.items())
+        con.execute(f"CREATE OR REPLACE TEMP TABLE derived AS SELECT *, {added} FROM derived")
     failures: list[tuple[SuiteExpectation, dict[str, Any]]] = []
     for exp in suite.expectations:
         if "column" not in exp.kwargs:
             continue  # the server's table structure, not the file's rows
         rows = con.sql(
             f"SELECT * FROM derived WHERE {duckdb_sql(failing_condition(exp))}"
-        ).fetch_arrow_table()
+        ).to_arrow_table()
         failures.extend((exp, row) for row in rows.to_pylist())
     con.close()
     return failures
