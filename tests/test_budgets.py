@@ -212,10 +212,11 @@ def test_a_file_is_read_from_a_host_whose_main_script_cannot_run_twice(tmp_path)
         "if __name__ != '__main__':\n"
         "    raise SystemExit('the host script ran again in the reader')\n"
         "from pathlib import Path\n"
+        "from midex.contract.settings import get_settings\n"
         "from midex.formats.isolation import read_isolated\n"
         "path = Path(sys.argv[1])\n"
-        "with read_isolated(path, 'template', path.name, seconds=60, memory_mb=4096,\n"
-        "                   workdir=Path(sys.argv[2])) as parsed:\n"
+        "with read_isolated(path, 'template', path.name, schemas=get_settings().schemas,\n"
+        "                   seconds=60, memory_mb=4096, workdir=Path(sys.argv[2])) as parsed:\n"
         "    print(parsed.table.num_rows, parsed.format)\n",
         encoding="utf-8",
     )

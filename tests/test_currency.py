@@ -33,7 +33,7 @@ def test_conversion_rules_in_the_transform(spark) -> None:
         ("MEX", "REMIT_IN", "2021", "..", "LCU", "9"),  # missing: nothing to convert
     ]
     table = pa.table({c: pa.array([r[i] for r in rows]) for i, c in enumerate(COLUMNS)})
-    raw = spark.createDataFrame(to_raw(table, sheet=None).to_pandas())
+    raw = spark.createDataFrame(to_raw(table, sheet=None, schema=schema).to_pandas())
     rates = spark.createDataFrame(
         [("MEX", "2020", 20.0)], "REF_AREA string, TIME_PERIOD string, RATE double"
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from midex.contract.errors import MidexError
+from midex.contract.schema import load_schema
 from midex.formats import detect_format, read_submission
 from tests.conftest import write
 
@@ -28,8 +29,8 @@ EUROSTAT = (
 
 def test_eurostat_tsv_flags_missing_and_areas(tmp_path: Path) -> None:
     path = write(tmp_path / "demo_r_gind3.tsv", EUROSTAT)
-    assert detect_format(path) == "eurostat-tsv"
-    parsed = read_submission(path, "auto")
+    assert detect_format(path, load_schema()) == "eurostat-tsv"
+    parsed = read_submission(path, "auto", load_schema())
     assert table_rows(parsed) == [
         ("EL", "CNMIGRAT", "2017", "-15027", None, None, 2),
         ("EL", "CNMIGRAT", "2018", "-27007", "E", None, 2),
@@ -46,7 +47,7 @@ def test_eurostat_tsv_flags_missing_and_areas(tmp_path: Path) -> None:
 def test_eurostat_damaged_row_is_reported(tmp_path: Path) -> None:
     path = write(tmp_path / "x.tsv", "indic_de,geo\\time\t2019 \nCNMIGRAT\t1 \n")
     with pytest.raises(MidexError, match="x.tsv: row 2: 'CNMIGRAT' has 1 codes"):
-        read_submission(path, "eurostat-tsv")
+        read_submission(path, "eurostat-tsv", load_schema())
 
 
 SDMX_CSV_1 = (
@@ -62,15 +63,15 @@ SDMX_CSV_2 = (
 
 def test_sdmx_csv_1_and_2(tmp_path: Path) -> None:
     one = write(tmp_path / "v1.csv", SDMX_CSV_1)
-    assert detect_format(one) == "sdmx-csv"
+    assert detect_format(one, load_schema()) == "sdmx-csv"
     cols = ("REF_AREA", "INDICATOR", "TIME_PERIOD", "OBS_VALUE", "UNIT_MULT", "OBS_STATUS")
-    assert table_rows(read_submission(one, "auto"), cols + ("SOURCE_ROW",)) == [
+    assert table_rows(read_submission(one, "auto", load_schema()), cols + ("SOURCE_ROW",)) == [
         ("PHL", "BX.TRF.PWKR.CD.DT", "2022", "38.05", "9", "E", 2),
         ("MEX", "BX.TRF.PWKR.CD.DT", "2022", "61.1", "9", "A", 3),
     ]
     two = write(tmp_path / "v2.csv", SDMX_CSV_2)
-    assert detect_format(two) == "sdmx-csv"
-    parsed = read_submission(two, "auto")
+    assert detect_format(two, load_schema()) == "sdmx-csv"
+    parsed = read_submission(two, "auto", load_schema())
     # Eurostat-style ids (GEO, UNIT) map through schemas/formats/sdmx.yaml; NR is persons
     assert table_rows(parsed, cols + ("UNIT_MEASURE",)) == [
         ("LU", "CNMIGRAT", "2015", "11159", "0", "P", "PERSONS")
@@ -125,14 +126,14 @@ GENERIC = """<?xml version="1.0" encoding="UTF-8"?>
 def test_sdmx_ml_structure_specific_and_generic(tmp_path: Path) -> None:
     cols = ("REF_AREA", "INDICATOR", "TIME_PERIOD", "OBS_VALUE", "UNIT_MULT", "OBS_STATUS")
     ss = write(tmp_path / "ss.xml", STRUCTURE_SPECIFIC)
-    assert detect_format(ss) == "sdmx-ml"
-    assert table_rows(read_submission(ss, "auto"), cols + ("SOURCE_ROW",)) == [
+    assert detect_format(ss, load_schema()) == "sdmx-ml"
+    assert table_rows(read_submission(ss, "auto", load_schema()), cols + ("SOURCE_ROW",)) == [
         ("PHL", "REMIT_IN", "2021", "36685.7", "6", "A", 1),
         ("PHL", "REMIT_IN", "2022", "38050.1", "6", "P", 2),
     ]
     generic = write(tmp_path / "generic.xml", GENERIC)
-    assert detect_format(generic) == "sdmx-ml"
-    assert table_rows(read_submission(generic, "auto"), cols) == [
+    assert detect_format(generic, load_schema()) == "sdmx-ml"
+    assert table_rows(read_submission(generic, "auto", load_schema()), cols) == [
         ("MEX", "REMIT_IN", "2022", "61.1", "9", "E")
     ]
 
@@ -140,4 +141,4 @@ def test_sdmx_ml_structure_specific_and_generic(tmp_path: Path) -> None:
 def test_sdmx_damaged_xml_is_one_clear_error(tmp_path: Path) -> None:
     broken = write(tmp_path / "cut.xml", STRUCTURE_SPECIFIC[:900])
     with pytest.raises(MidexError, match="cut.xml: cannot read as sdmx-ml"):
-        read_submission(broken, "sdmx-ml")
+        read_submission(broken, "sdmx-ml", load_schema())

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from midex.contract.errors import MidexError
+from midex.contract.schema import load_schema
 from midex.formats import detect_format, format_names, read_submission
 from tests.conftest import REPO, write
 
@@ -62,9 +63,10 @@ def test_wide_layout_reads_years_as_columns(layouts: Path, tmp_path: Path) -> No
         "Source: banque centrale\n"
     )
     path = write(tmp_path / "remit.csv", text, encoding="cp437")
-    assert detect_format(path) == "layout:office_remit"
-    assert "layout:office_remit" in format_names()
-    parsed = read_submission(path, "auto")
+    schema = load_schema()  # the schema copy, its layouts folder filled
+    assert detect_format(path, schema) == "layout:office_remit"
+    assert "layout:office_remit" in format_names(schema)
+    parsed = read_submission(path, "auto", schema)
     assert parsed.format == "layout:office_remit"
     assert table_rows(
         parsed, "REF_AREA", "INDICATOR", "TIME_PERIOD", "OBS_VALUE", "UNIT_MULT", "SOURCE_ROW",
@@ -108,7 +110,7 @@ values:
     ws.append(["PHL", "USA", 2022, "Departures", 1, 1, None])
     path = tmp_path / "flows.xlsx"
     wb.save(path)
-    parsed = read_submission(path, "layout:flows")
+    parsed = read_submission(path, "layout:flows", load_schema())
     assert table_rows(
         parsed, "REF_AREA", "COUNTERPART_AREA", "INDICATOR", "SEX", "TIME_PERIOD", "OBS_VALUE",
         "COMMENT", "SOURCE_ROW", "SOURCE_SHEET",
@@ -122,12 +124,12 @@ def test_layout_errors_name_the_file_and_what_to_do(layouts: Path, tmp_path: Pat
     (layouts / "office_remit.yaml").write_text(WIDE, encoding="utf-8")
     other = write(tmp_path / "other.csv", "a;b\n1;2\n")
     with pytest.raises(MidexError, match="other.csv: no header row with a cell 'Pays'"):
-        read_submission(other, "layout:office_remit")
+        read_submission(other, "layout:office_remit", load_schema())
     with pytest.raises(MidexError, match="unknown layout 'nope'; known layouts: office_remit"):
-        read_submission(other, "layout:nope")
+        read_submission(other, "layout:nope", load_schema())
     (layouts / "typo.yaml").write_text("header: 1\nvalue: [x]\n", encoding="utf-8")
     with pytest.raises(MidexError, match="layout typo: unknown key"):
-        read_submission(other, "layout:typo")
+        read_submission(other, "layout:typo", load_schema())
 
 
 def test_shipped_layouts_all_load() -> None:
@@ -137,7 +139,7 @@ def test_shipped_layouts_all_load() -> None:
     names = sorted(p.stem for p in (REPO / "schemas" / "layouts").glob("*.yaml"))
     assert {"knomad_remittance_inflows", "undesa_2013_origin_destination"} <= set(names)
     for name in names:
-        doc = load_layout(name)
+        doc = load_layout(name, load_schema())
         tables = doc.get("tables") or [doc]
         assert all("values" in t or "values" in doc for t in tables), name
 
@@ -177,7 +179,7 @@ def test_a_matrix_keeps_its_totals_residuals_and_declared_zeros(
         'United States,840,B,"800",8,"500,0","0,00"\n'
         "Channel Islands,830,B,12,0,2,10\n"
     )
-    parsed = read_submission(write(tmp_path / "m.csv", text), "layout:matrix")
+    parsed = read_submission(write(tmp_path / "m.csv", text), "layout:matrix", load_schema())
     rows = table_rows(parsed, "REF_AREA", "COUNTERPART_AREA", "INDICATOR", "OBS_VALUE")
     assert rows == [
         ("Mexico", "_Z", "EMIG_STOCK", "600"),  # the WORLD row, read by origin
@@ -196,4 +198,4 @@ def test_a_matrix_keeps_its_totals_residuals_and_declared_zeros(
 
     (layouts / "matrix.yaml").write_text(MATRIX.replace("zeros: missing", "zeros: some"))
     with pytest.raises(MidexError, match="zeros must be 'missing' or 'values'"):
-        read_submission(write(tmp_path / "m.csv", text), "layout:matrix")
+        read_submission(write(tmp_path / "m.csv", text), "layout:matrix", load_schema())

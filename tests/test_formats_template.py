@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 
 from midex.contract.errors import MidexError
+from midex.contract.schema import load_schema
 from midex.formats import read_submission
 from tests.conftest import write
 
 
 def test_template_command_csv_and_xlsx_with_dropdowns(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
     from openpyxl import load_workbook
-
-    from midex.contract.schema import load_schema
 
     schema = load_schema()
     columns = [c.name for c in schema.template_columns]
@@ -49,7 +48,7 @@ def test_template_command_csv_and_xlsx_with_dropdowns(tmp_path: Path, cli) -> No
     data.append([])
     data.append(["MEX", None, "REMIT_IN", "_T", None, "2022", 61.1, None, 9])
     wb.save(tmp_path / "filled.xlsx")
-    parsed = read_submission(tmp_path / "filled.xlsx", "auto")
+    parsed = read_submission(tmp_path / "filled.xlsx", "auto", load_schema())
     assert parsed.format == "template"
     got = list(
         zip(
@@ -79,13 +78,13 @@ HEADER = "REF_AREA;INDICATOR;TIME_PERIOD;OBS_VALUE\n"
     ],
 )
 def test_decimal_comma_only_when_unambiguous(tmp_path: Path, body: str, expected: list) -> None:
-    parsed = read_submission(write(tmp_path / "x.csv", HEADER + body), "template")
+    parsed = read_submission(write(tmp_path / "x.csv", HEADER + body), "template", load_schema())
     assert parsed.table.column("OBS_VALUE").to_pylist() == expected
 
 
 def test_comma_separated_file_keeps_its_values(tmp_path: Path) -> None:
     text = 'REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE\nAUT,MIG_NET,2020,"41,14"\n'
-    parsed = read_submission(write(tmp_path / "x.csv", text), "template")
+    parsed = read_submission(write(tmp_path / "x.csv", text), "template", load_schema())
     assert parsed.table.column("OBS_VALUE").to_pylist() == ["41,14"]
 
 
@@ -142,7 +141,7 @@ def test_bad_files_are_rejected_with_one_clear_line(ctx, tmp_path: Path, file_na
     assert pytest.importorskip("re").search(expected, after.error), after.error
     assert Path(after.landing_uri).read_bytes() == path.read_bytes()  # the landed file is kept
     with pytest.raises(MidexError):
-        read_submission(path, "auto")
+        read_submission(path, "auto", load_schema())
 
 
 def test_submit_says_which_format_auto_detection_chose(midex_home, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]

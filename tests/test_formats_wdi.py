@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from midex.contract.errors import MidexError
+from midex.contract.schema import load_schema
 from midex.formats import detect_format, read_submission
 from tests.conftest import write
 
@@ -30,8 +31,8 @@ def rows(table) -> list[tuple]:  # type: ignore[no-untyped-def]
 
 def test_wdi_csv_is_detected_and_read_without_aggregates(tmp_path: Path) -> None:
     path = write(tmp_path / "API_BM.csv", WDI_CSV)
-    assert detect_format(path) == "wdi"
-    parsed = read_submission(path, "auto")
+    assert detect_format(path, load_schema()) == "wdi"
+    parsed = read_submission(path, "auto", load_schema())
     assert parsed.format == "wdi"
     assert rows(parsed.table) == [
         ("ABW", "BM.TRF.PWKR.CD.DT", "2020", "123.5", 6, "2020"),
@@ -50,7 +51,7 @@ def test_wdi_csv_with_a_preamble_cut_inside_its_quotes(tmp_path: Path) -> None:
         '"Country Name","Country Code","Indicator Name","Indicator Code","1960",\r\n'
         '"Kosovo","","Net migration","SM.POP.NETM","-5",\r\n'
     )
-    parsed = read_submission(write(tmp_path / "x.csv", text), "wdi")
+    parsed = read_submission(write(tmp_path / "x.csv", text), "wdi", load_schema())
     # Kosovo has no code in the 2015 downloads: the name stands in for it
     assert rows(parsed.table) == [("Kosovo", "SM.POP.NETM", "1960", "-5", 4, "1960")]
 
@@ -73,8 +74,8 @@ def test_wdi_xlsx_data_sheet_and_region_less_metadata_rows(tmp_path: Path) -> No
     meta.append(["ZZG", None, None])
     path = tmp_path / "wdi.xlsx"
     wb.save(path)
-    assert detect_format(path) == "wdi"
-    parsed = read_submission(path, "auto")
+    assert detect_format(path, load_schema()) == "wdi"
+    parsed = read_submission(path, "auto", load_schema())
     assert rows(parsed.table) == [("PHL", "BX.TRF.PWKR.CD.DT", "2021", "36685667849.5", 5, "2021")]
     assert parsed.table.column("SOURCE_SHEET").to_pylist() == ["Data"]
     assert "ZZG (Some new group)" in parsed.notes[0]
@@ -86,12 +87,12 @@ def test_wdi_metadata_file_is_refused_with_what_to_send(tmp_path: Path) -> None:
         '\ufeff"Country Code","Region","IncomeGroup","SpecialNotes","TableName",\n'
         '"ABW","Latin America & Caribbean","High income","","Aruba",\n',
     )
-    assert detect_format(path) == "wdi"
+    assert detect_format(path, load_schema()) == "wdi"
     with pytest.raises(MidexError, match="WDI metadata file .* submit the data file"):
-        read_submission(path, "auto")
+        read_submission(path, "auto", load_schema())
 
 
 def test_wdi_without_header_says_so(tmp_path: Path) -> None:
     path = write(tmp_path / "x.csv", "a,b\n1,2\n")
     with pytest.raises(MidexError, match="no WDI header row"):
-        read_submission(path, "wdi")
+        read_submission(path, "wdi", load_schema())

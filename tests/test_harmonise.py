@@ -20,7 +20,7 @@ def _raw(spark, rows: list[tuple]):
     table = pa.table(
         {c: pa.array([r[i] for r in rows], pa.string()) for i, c in enumerate(COLUMNS)}
     )
-    return spark.createDataFrame(to_raw(table, sheet=None).to_pandas())
+    return spark.createDataFrame(to_raw(table, sheet=None, schema=load_schema()).to_pandas())
 
 
 def _run(spark, rows, allowed=()):

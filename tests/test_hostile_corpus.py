@@ -361,6 +361,7 @@ def test_detection_opens_no_workbook_the_limits_refuse(
     checked (a shared-strings bomb would be expanded once per layout tried)."""
     import openpyxl
 
+    from midex.contract.schema import load_schema
     from midex.formats import detect_format, sheets
     from tests.hostile_corpus import a_part_that_claims_4gb
 
@@ -376,7 +377,7 @@ def test_detection_opens_no_workbook_the_limits_refuse(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(openpyxl, "load_workbook", spy)
-    assert detect_format(path) == "template"  # then the template reader refuses it
+    assert detect_format(path, load_schema()) == "template"  # then the template reader refuses it
     assert opened == []
 
 

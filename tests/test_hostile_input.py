@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from midex.contract.errors import MidexError
+from midex.contract.schema import load_schema
 from midex.formats import check_format, read_submission
 from tests.conftest import REPO, write
 
@@ -28,14 +29,16 @@ def test_a_format_outside_the_closed_list_is_refused_before_anything_is_opened(
     fmt: str, tmp_path: Path
 ) -> None:
     path = write(tmp_path / "x.csv", "REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE\nMEX,GDP,2020,1\n")
-    for call in (lambda: check_format(fmt), lambda: read_submission(path, fmt)):
+    schema = load_schema()
+    for call in (lambda: check_format(fmt, schema), lambda: read_submission(path, fmt, schema)):
         with pytest.raises(MidexError) as info:
             call()
         message = str(info.value)
         assert any(s in message for s in ("unknown layout", "unknown format", "not a path"))
         assert str(REPO) not in message and "/schemas" not in message and "/etc" not in message
         assert "reporting_areas" not in message and "EL: GRC" not in message  # no file content
-    assert check_format("layout:knomad_remittance_inflows") == "layout:knomad_remittance_inflows"
+    known = "layout:knomad_remittance_inflows"
+    assert check_format(known, schema) == known
 
 
 def test_submit_refuses_a_path_as_format(midex_home: Path, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
@@ -72,14 +75,14 @@ def test_nul_bytes_and_mixed_encodings_are_refused_with_the_line(
     path.write_bytes(body)
     for fmt in ("template", "auto"):
         with pytest.raises(MidexError, match=message):
-            read_submission(path, fmt)
+            read_submission(path, fmt, load_schema())
 
 
 def test_a_clean_file_in_either_encoding_is_read(tmp_path: Path) -> None:
     for encoding in ("utf-8", "cp1252"):
         path = tmp_path / f"{encoding}.csv"
         path.write_bytes(HEADER + "CIV,GDP,2020,1,Côte d'Ivoire\n".encode(encoding))
-        parsed = read_submission(path, "template")
+        parsed = read_submission(path, "template", load_schema())
         assert parsed.table.column("COMMENT").to_pylist() == ["Côte d'Ivoire"]
 
 

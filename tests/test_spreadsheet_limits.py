@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from midex.contract.errors import MidexError
+from midex.contract.schema import load_schema
 from midex.contract.settings import Settings
 from midex.formats import read_submission, sheets
 from midex.formats.template import read_workbook
@@ -81,10 +82,10 @@ def test_a_short_dimension_tag_drops_no_row(tmp_path: Path) -> None:
     path = _rewrite(_xlsx(tmp_path / "short.xlsx", _data(11)), SHEET, _dimension("A1:C3"))
     sheet = sheets.read_sheet(path, "short.xlsx")
     assert sheet.rows == [[str(c) for c in r] for r in _data(11)]
-    table = read_workbook(path, "short.xlsx")
+    table = read_workbook(path, "short.xlsx", load_schema())
     assert table.num_rows == 11
     assert table.column("TIME_PERIOD").to_pylist() == [str(2000 + i) for i in range(11)]
-    assert read_submission(path, "auto").table.num_rows == 11
+    assert read_submission(path, "auto", load_schema()).table.num_rows == 11
 
 
 def test_a_narrow_dimension_tag_drops_no_column(tmp_path: Path) -> None:
@@ -154,7 +155,7 @@ def test_more_rows_than_the_limit_says_to_send_csv(
         assert message.startswith(f"{path.name}: ")
         assert "100" in message and "rows" in message and "send the data as CSV" in message
         with pytest.raises(MidexError, match="send the data as CSV"):
-            read_submission(path, "auto")
+            read_submission(path, "auto", load_schema())
     monkeypatch.setenv("MIDEX_XLSX_MAX_ROWS", "151")
     assert len(sheets.read_sheet(honest, "tall.xlsx").rows) == 151
 
@@ -234,7 +235,7 @@ def test_a_zip_bomb_is_refused_by_its_packing_ratio(
     with pytest.raises(MidexError, match="times its packed size"):
         sheets.sheet_names(path, "bomb.xlsx")
     with pytest.raises(MidexError, match="times its packed size"):
-        read_submission(path, "auto")
+        read_submission(path, "auto", load_schema())
     monkeypatch.setenv("MIDEX_XLSX_MAX_RATIO", "1000000")
     assert len(sheets.read_sheet(path, "bomb.xlsx").rows) == 4
 
@@ -377,4 +378,4 @@ def test_real_workbooks_pass_every_default_limit(name: str) -> None:
     path = REAL_DATA / name
     for title in sheets.sheet_names(path, name):
         assert sheets.read_sheet(path, name, title).rows
-    assert read_submission(path, "auto").table.num_rows > 0
+    assert read_submission(path, "auto", load_schema()).table.num_rows > 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from midex.contract.errors import MidexError
+from midex.contract.schema import Schema
 
 
 @dataclass
@@ -21,21 +22,25 @@ class ParsedFile:
     notes: list[str] = field(default_factory=list)
 
 
-Reader = Callable[[Path, str], ParsedFile]
+# read(path, name, schema): the file, the name to show in messages, and the schema it is read
+# against (given by the caller, never loaded by a reader)
+Reader = Callable[[Path, str, Schema], ParsedFile]
+Detector = Callable[[Path, Schema], bool | str | None]
 
 
 @dataclass(frozen=True)
 class FormatSpec:
     """A format a module of this package offers: define `FORMAT = FormatSpec(...)` in it.
 
-    detect(path) -> bool says whether a file is surely in this format (for --format auto), or
-    returns the precise format name (a layout's `layout:<name>`);
+    read(path, name, schema) parses the file against the schema it is given;
+    detect(path, schema) -> bool says whether a file is surely in this format (for --format
+    auto), or returns the precise format name (a layout's `layout:<name>`, one of the schema's);
     order sorts detectors (lower first; the template, which accepts most CSVs, comes last).
     """
 
     name: str
     read: Reader
-    detect: Callable[[Path], bool | str | None] | None = None
+    detect: Detector | None = None
     order: int = 50
     description: str = ""
 

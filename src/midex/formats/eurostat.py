@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from midex.contract.errors import MidexError
-from midex.contract.schema import load_schema
+from midex.contract.schema import Schema
 from midex.formats.base import FormatSpec, ParsedFile
 from midex.formats.raw import RawRows, count_note
 from midex.formats.sdmx_map import sdmx_map
@@ -29,7 +29,7 @@ def _first_line(text: str) -> str:
     return text.lstrip("\ufeff").split("\n", 1)[0].rstrip("\r")
 
 
-def detect(path: Path) -> bool:
+def detect(path: Path, schema: Schema) -> bool:
     if kind(path) != "text":
         return False
     line = _first_line(head(path, 4096).decode("utf-8", errors="replace"))
@@ -37,9 +37,8 @@ def detect(path: Path) -> bool:
     return "\t" in line and "\\" in first and "," in first
 
 
-def read(path: Path, name: str) -> ParsedFile:
+def read(path: Path, name: str, schema: Schema) -> ParsedFile:
     check_readable(path, name)
-    schema = load_schema()
     mapping = sdmx_map(schema)
     lines = read_text(path, name).lstrip("\ufeff").splitlines()
     header = lines[0].split("\t") if lines else []

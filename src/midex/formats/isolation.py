@@ -88,22 +88,26 @@ def _read_in_child(
     path: str,
     fmt: str,
     name: str,
+    schemas: str,
     out: str,
     memory_bytes: int,
     env: dict[str, str],
     conn: Connection,
 ) -> None:
-    """The child: read `path`, write the table to `out`, send ("ok", format, notes) or
-    ("refused" | "memory" | "crashed", message)."""
+    """The child: load the schema of the folder `schemas` (once: the readers are given it), read
+    `path`, write the table to `out`, send ("ok", format, notes) or ("refused" | "memory" |
+    "crashed", message)."""
     for key in [k for k in os.environ if k.startswith("MIDEX_")]:
         del os.environ[key]
     os.environ.update(env)  # the parent's settings now, not the server's at its start
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    from midex.contract.schema import load_schema
     from midex.formats import read_submission
 
     try:
-        parsed = read_submission(Path(path), fmt, name)
+        schema = load_schema(Path(schemas))
+        parsed = read_submission(Path(path), fmt, schema, name)
         with pa.OSFile(out, "wb") as sink, pa.ipc.new_file(sink, parsed.table.schema) as writer:
             writer.write_table(parsed.table)
         conn.send(("ok", parsed.format, parsed.notes))
@@ -123,12 +127,15 @@ def read_isolated(
     fmt: str,
     name: str,
     *,
+    schemas: Path,
     seconds: float,
     memory_mb: int,
     workdir: Path,
     stop: threading.Event | None = None,
 ) -> Iterator[ParsedFile]:
-    """`formats.read_submission(path, fmt, name)` in a child process under the budgets (0: none);
+    """`formats.read_submission(path, fmt, schema, name)` in a child process under the budgets
+        (0: none), with the schema the child loads once from the folder `schemas` (the caller's:
+        the parse stage gives its context's schema folder, settings.schemas);
         the parsed file is valid inside the block (its table is memory-mapped from a temporary file
         removed after it; `workdir/parse-<owner>`, where the leftovers of dead processes are removed
     first). Raises MidexError (the file's own problem) as the reader does,
@@ -144,7 +151,7 @@ def read_isolated(
         env = {k: v for k, v in os.environ.items() if k.startswith("MIDEX_")}
         child = ctx.Process(
             target=_read_in_child,
-            args=(str(path), fmt, name, str(out), memory_mb * 2**20, env, sending),
+            args=(str(path), fmt, name, str(schemas), str(out), memory_mb * 2**20, env, sending),
             name="midex-parse",
             daemon=True,
         )

@@ -61,7 +61,7 @@ import yaml
 
 from midex.contract.areas import NOT_APPLICABLE, NOTE_WHAT, NonCountries, non_countries
 from midex.contract.errors import MidexError
-from midex.contract.schema import Schema, load_schema
+from midex.contract.schema import Schema
 from midex.formats.base import FormatSpec, ParsedFile
 from midex.formats.raw import RawRows, count_note, normalise_number
 from midex.formats.sheets import (
@@ -86,12 +86,13 @@ _KNOWN_KEYS = {
 }  # fmt: skip
 
 
-def layouts_dir() -> Path:
-    return load_schema().root / "layouts"
+def layouts_dir(schema: Schema) -> Path:
+    """The layouts of `schema`: its folder's layouts/."""
+    return schema.root / "layouts"
 
 
-def layout_names() -> list[str]:
-    folder = layouts_dir()
+def layout_names(schema: Schema) -> list[str]:
+    folder = layouts_dir(schema)
     return sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
 
 
@@ -109,14 +110,14 @@ def _load(path: Path, mtime: float) -> dict[str, Any]:  # noqa: ARG001 - mtime: 
     return doc
 
 
-def load_layout(layout: str) -> dict[str, Any]:
-    names = layout_names()
+def load_layout(layout: str, schema: Schema) -> dict[str, Any]:
+    names = layout_names(schema)
     if layout not in names:  # a closed list: a name, never a path
         raise MidexError(
             f"unknown layout {layout[:40]!r}; known layouts: {', '.join(names) or 'none'} "
             "(a layout is a YAML file in schemas/layouts/, given by its name)"
         )
-    path = layouts_dir() / f"{layout}.yaml"
+    path = layouts_dir(schema) / f"{layout}.yaml"
     doc = _load(path, path.stat().st_mtime)
     for table in [doc, *(doc.get("tables") or [])]:
         unknown = sorted(set(table) - _KNOWN_KEYS)
@@ -524,15 +525,15 @@ def _read_table(
     notes.extend(left.notes(where_in))
 
 
-def read_layout(path: Path, name: str, layout: str) -> ParsedFile:
-    doc = load_layout(layout)
+def read_layout(path: Path, name: str, layout: str, schema: Schema) -> ParsedFile:
+    doc = load_layout(layout, schema)
     tables = doc.get("tables")
     specs = (
         [{**{k: v for k, v in doc.items() if k != "tables"}, **t, "_many": True} for t in tables]
         if tables
         else [doc]
     )
-    out = RawRows()
+    out = RawRows(schema)
     notes: list[str] = []
     for spec in specs:
         _read_table(path, name, layout, spec, out, notes)
@@ -559,12 +560,13 @@ def _first_rows(path: Path, doc: dict[str, Any], sheet: str | int | None) -> lis
     return None
 
 
-def detect(path: Path) -> str | None:
-    """The first layout (by name) whose `detect` texts all appear in the file's first rows."""
+def detect(path: Path, schema: Schema) -> str | None:
+    """The first layout (by name) of `schema` whose `detect` texts all appear in the file's first
+    rows."""
     cache: dict[Any, list[list[str]] | None] = {}
-    for layout in layout_names():
+    for layout in layout_names(schema):
         try:
-            doc = load_layout(layout)
+            doc = load_layout(layout, schema)
         except MidexError:
             continue
         rule = doc.get("detect")
@@ -586,10 +588,10 @@ def detect(path: Path) -> str | None:
     return None
 
 
-def _read_bare(path: Path, name: str) -> ParsedFile:
+def _read_bare(path: Path, name: str, schema: Schema) -> ParsedFile:
     raise MidexError(
         f"{name}: name the layout: --format layout:<name> (known layouts: "
-        f"{', '.join(layout_names()) or 'none'})"
+        f"{', '.join(layout_names(schema)) or 'none'})"
     )
 
 

@@ -12,14 +12,15 @@ from typing import Any
 
 import pyarrow as pa
 
-from midex.contract.schema import Schema, load_schema
+from midex.contract.schema import Schema
 
 
 class RawRows:
-    """Collects observations column by column; `table()` gives the raw pyarrow table."""
+    """Collects observations column by column; `table()` gives the raw pyarrow table (the shape
+    of `schema`, the one the reader was given)."""
 
-    def __init__(self, schema: Schema | None = None) -> None:
-        self.schema = schema or load_schema()
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
         self.names = [c.name for c in self.schema.template_columns]
         self.columns: dict[str, list[str | None]] = {n: [] for n in self.names}
         self.rows: list[int] = []

@@ -7,12 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from midex.contract.errors import MidexError
+from midex.contract.schema import Schema
 from midex.formats.base import FormatSpec, ParsedFile
 from midex.formats.sdmx_map import read_sdmx_message
 from midex.formats.sheets import check_readable, check_text_bytes, detect_encoding, head, kind
 
 
-def detect(path: Path) -> bool:
+def detect(path: Path, schema: Schema) -> bool:
     if kind(path) != "text":
         return False
     first = head(path, 4096).decode("utf-8", errors="replace").lstrip("\ufeff").split("\n", 1)[0]
@@ -25,7 +26,7 @@ def detect(path: Path) -> bool:
 MAX_HEADER_BYTES = 8 * 1024
 
 
-def read(path: Path, name: str) -> ParsedFile:
+def read(path: Path, name: str, schema: Schema) -> ParsedFile:
     found = check_readable(path, name)
     if found != "text":
         raise MidexError(
@@ -47,7 +48,7 @@ def read(path: Path, name: str) -> ParsedFile:
             f"{MAX_HEADER_BYTES // 1024} KB, and an SDMX-CSV header names a few columns; check "
             "that this is an SDMX-CSV file"
         )
-    return read_sdmx_message(path, name, "sdmx-csv")
+    return read_sdmx_message(path, name, "sdmx-csv", schema)
 
 
 FORMAT = FormatSpec(

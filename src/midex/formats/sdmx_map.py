@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from midex.contract.errors import MidexError
-from midex.contract.schema import Schema, load_schema
+from midex.contract.schema import Schema
 from midex.formats.base import ParsedFile
 from midex.formats.raw import RawRows
 
@@ -69,13 +69,12 @@ def sdmx_map(schema: Schema) -> SdmxMap:
     return _load(schema.root / "formats" / "sdmx.yaml", schema.mapping_version)
 
 
-def read_sdmx_message(path: Path, name: str, fmt: str) -> ParsedFile:
+def read_sdmx_message(path: Path, name: str, fmt: str, schema: Schema) -> ParsedFile:
     """Parse an SDMX-CSV or SDMX-ML data message with pysdmx (offline: no structure needed)
     into the raw table. SDMX-CSV rows keep their line numbers; SDMX-ML observations are numbered
     in document order and carry their dataflow in SOURCE_SHEET."""
     from pysdmx.io import read_sdmx
 
-    schema = load_schema()
     mapping = sdmx_map(schema)
     try:
         message = read_sdmx(path, validate=False)

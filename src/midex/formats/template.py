@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from midex.contract.errors import MidexError
-from midex.contract.schema import Schema, load_schema
+from midex.contract.schema import Schema
 from midex.formats import sheets
 from midex.formats.base import FormatSpec, NoFormatMatched, ParsedFile
 
@@ -142,16 +142,15 @@ def _read_csv(
     return table
 
 
-def read(path: Path, name: str) -> pa.Table:
+def read(path: Path, name: str, schema: Schema) -> pa.Table:
     """Read a template CSV or XLSX into the raw table: every column as the submitted string."""
     found = sheets.check_readable(path, name)
     if found in ("xlsx", "xls"):
-        return read_workbook(path, name)
+        return read_workbook(path, name, schema)
     if found == "xml":
         raise MidexError(
             f"{name}: an XML file is not the template; for SDMX-ML use --format sdmx-ml"
         )
-    schema = load_schema()
     head, encoding = _sniff_encoding(path, name)
     first_line = _first_line(head, encoding, name)
     delimiter = _detect_delimiter(first_line)
@@ -162,21 +161,21 @@ def read(path: Path, name: str) -> pa.Table:
         table = table.set_column(
             table.column_names.index("OBS_VALUE"),
             "OBS_VALUE",
-            decimal_comma(table.column("OBS_VALUE").combine_chunks()),
+            decimal_comma(table.column("OBS_VALUE").combine_chunks(), schema),
         )
-    return to_raw(table, sheet=None)
+    return to_raw(table, None, schema)
 
 
 _COMMA_NUMBER = r"^\s*[-+]?\d+(,\d+)?\s*$"
 _THOUSANDS_LIKE = r"^\s*[-+]?\d{1,3},\d{3}\s*$"
 
 
-def decimal_comma(values: pa.Array) -> pa.Array:
+def decimal_comma(values: pa.Array, schema: Schema) -> pa.Array:
     """'41,14' -> '41.14' when every value is a number written with a decimal comma and some
     comma cannot be a thousands separator; otherwise the values unchanged (harmonisation then
-    reports what is not a number)."""
+    reports what is not a number); the schema's missing markers are not numbers to weigh."""
     filled = pc.fill_null(pc.utf8_trim_whitespace(values), "")
-    markers = pa.array([m.lower() for m in load_schema().missing_markers], pa.string())
+    markers = pa.array([m.lower() for m in schema.missing_markers], pa.string())
     present = pc.invert(pc.is_in(pc.utf8_lower(filled), value_set=markers))
     candidates = pc.filter(filled, present)
     if len(candidates) == 0:
@@ -192,12 +191,11 @@ def decimal_comma(values: pa.Array) -> pa.Array:
     return pc.replace_substring(values, ",", ".")
 
 
-def read_workbook(path: Path, name: str) -> pa.Table:
+def read_workbook(path: Path, name: str, schema: Schema) -> pa.Table:
     """The template as an Excel workbook: the first sheet whose row 1 has the template's
     columns (the data sheet of `midex template --format xlsx`)."""
     from midex.formats.raw import RawRows
 
-    schema = load_schema()
     known = [c.name for c in schema.template_columns]
     chosen = None
     for title in sheets.sheet_names(path, name):
@@ -243,9 +241,9 @@ def _ragged_rows(path: Path, encoding: str, delimiter: str, expected: int) -> li
     return found
 
 
-def to_raw(table: pa.Table, sheet: str | None) -> pa.Table:
-    """Add lineage (SOURCE_ROW as a spreadsheet user sees it: header = row 1) and absent columns."""
-    schema = load_schema()
+def to_raw(table: pa.Table, sheet: str | None, schema: Schema) -> pa.Table:
+    """Add lineage (SOURCE_ROW as a spreadsheet user sees it: header = row 1) and absent columns
+    (the template columns of `schema`)."""
     n = table.num_rows
     columns: dict[str, pa.Array] = {}
     for col in schema.template_columns:
@@ -259,8 +257,8 @@ def to_raw(table: pa.Table, sheet: str | None) -> pa.Table:
     return pa.table(columns)
 
 
-def _read_parsed(path: Path, name: str) -> ParsedFile:
-    return ParsedFile(read(path, name), "template")
+def _read_parsed(path: Path, name: str, schema: Schema) -> ParsedFile:
+    return ParsedFile(read(path, name, schema), "template")
 
 
 FORMAT = FormatSpec(

@@ -1,7 +1,7 @@
 """Imported once by the process that forks the file readers (midex.formats.isolation): the readers,
 the schema and the format registry loaded there, so that each reader starts at once instead of
-loading them again (~0.25 s a file). Nothing here may fail the import: a reader loads what it
-still needs."""
+loading them again (~0.25 s a file: the child's one load_schema finds this one cached when the
+folder is the same). Nothing here may fail the import: the child loads what it still needs."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from midex.contract.areas import non_countries
 from midex.contract.errors import MidexError
-from midex.contract.schema import load_schema
+from midex.contract.schema import Schema
 from midex.formats.base import FormatSpec, ParsedFile
 from midex.formats.raw import RawRows
 from midex.formats.sheets import Sheet, head, kind, read_sheet, read_text, sheet_names, text_rows
@@ -44,7 +44,7 @@ def _metadata(rows: list[list[str]]) -> bool:
     return bool(rows) and any([c.strip() for c in rows[0][:3]] == h for h in METADATA_HEADERS)
 
 
-def detect(path: Path) -> bool:
+def detect(path: Path, schema: Schema) -> bool:
     found = kind(path)
     if found == "text":
         lines = head(path, 16 * 1024).decode("utf-8", errors="replace").lstrip("\ufeff")
@@ -85,8 +85,7 @@ def _region_less(path: Path, name: str) -> set[str]:
     }
 
 
-def read(path: Path, name: str) -> ParsedFile:
-    schema = load_schema()
+def read(path: Path, name: str, schema: Schema) -> ParsedFile:
     found = kind(path)
     region_less: set[str] = set()
     if found in ("xls", "xlsx"):

@@ -59,7 +59,7 @@ def receive(
     find (the service: nothing is parsed inside an HTTP request)."""
     if mode not in {m.value for m in SubmissionMode}:
         raise MidexError(f"unknown mode {mode!r}; use merge or replace")
-    check_format(fmt)
+    check_format(fmt, ctx.schema)
     provider = ctx.catalog.provider(provider_code)
     landed = land(ctx.settings, Path(path), provider.code)
     return register(ctx, landed, provider.code, fmt, mode, new=new, detect=detect)
@@ -90,7 +90,7 @@ def register(
     Unless `new`, the same bytes in the same mode as the provider's latest submission give that
     submission back (`repeated`): a retried upload queues nothing twice. Only the latest: the
     same bytes after another file are a deliberate revision and a new submission."""
-    check_format(fmt)
+    check_format(fmt, ctx.schema)
     with ctx.catalog.lock("submit"):  # two identical uploads at once: one submission
         if not new:
             latest = ctx.catalog.latest_submission(provider_code)
@@ -100,7 +100,7 @@ def register(
                 and str(latest.mode) == str(SubmissionMode(mode))
             ):
                 return Received(latest, repeated=True)
-        chosen = detect_format(landed.path) if fmt == "auto" and detect else fmt
+        chosen = detect_format(landed.path, ctx.schema) if fmt == "auto" and detect else fmt
         sub = ctx.catalog.add_submission(
             Submission(
                 provider_code=provider_code,

@@ -59,8 +59,8 @@ def check_file(
     chosen = fmt
     try:
         if fmt == "auto":
-            chosen = detect_format(path)
-        parsed = read_submission(path, chosen, path.name)
+            chosen = detect_format(path, schema)
+        parsed = read_submission(path, chosen, schema, path.name)
     except MidexError as exc:
         finding = Finding("error", "file_unreadable", None, None, None, None, None, str(exc))
         return CheckResult(path.name, chosen, 0, [finding])
