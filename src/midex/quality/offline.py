@@ -137,13 +137,14 @@ def suite_failures(
         for i, (column, name) in enumerate(suite.codelist_joins.items())
     )
     coded = "".join(f", j{i}.CODE AS CL_{column}" for i, column in enumerate(suite.codelist_joins))
-    con.execute(
-        "CREATE TEMP TABLE derived AS SELECT o.*, false AS IS_CONTEXT, "
+    query = (
+        "SELECT o.*, false AS IS_CONTEXT, "
         f"CAST(0 AS BIGINT) AS SUBMISSION_ID{coded} FROM observations AS o {joins}"
     )
     for step in derive_steps(suite.derive):  # the columns that read only earlier ones, at once
         added = ", ".join(f"{duckdb_sql(e)} AS {name}" for name, e in step.items())
-        con.execute(f"CREATE OR REPLACE TEMP TABLE derived AS SELECT *, {added} FROM derived")
+        query = f"SELECT *, {added} FROM ({query})"
+    con.execute(f"CREATE TEMP TABLE derived AS {query}")  # once: every expectation reads it
     failures: list[tuple[SuiteExpectation, dict[str, Any]]] = []
     for exp in suite.expectations:
         if "column" not in exp.kwargs:
@@ -296,8 +297,8 @@ def check_table(
                 message,
             )
         )
-    good = [i for i in range(table.num_rows) if i not in bad]
-    observations, lcu_rows = _observations(rows, good, source_row, lineage)
+    good = pa.array([i not in bad for i in range(table.num_rows)], pa.bool_())
+    observations, lcu_rows = _observations(rows, table, good)
     notes = []
     if lcu_rows:
         notes.append(
@@ -309,38 +310,36 @@ def check_table(
     return sort_findings(findings), notes
 
 
-def _observations(
-    rows: pa.Table, good: list[int], source_row: list[Any], lineage: dict[str, list[Any]]
-) -> tuple[pa.Table, int]:
-    """The rows without a problem as harmonisation writes them (a local-currency value, which
-    the server converts with the lake's exchange rates, without its value), and how many of
-    them are in local currency."""
-    col = {c: rows.column(c).to_pylist() for c in rows.column_names if c != "CTX_ALLOWED"}
-    out: dict[str, list[Any]] = {c: [] for c in OBSERVATION_COLUMNS}
-    lcu_rows = 0
-    for i in good:
-        canonical = col["IND_CANONICAL_UNIT"][i]
-        in_lcu = col["UNIT_CODE"][i] == LCU and canonical == "USD"
-        lcu_rows += in_lcu
-        number, mult = col["_NUMBER"][i], col["_MULT"][i]
-        value = None if col["_MISSING"][i] or in_lcu else number * 10.0**mult
-        for name, item in (
-            ("REF_AREA", col["RA_ISO3"][i]),
-            ("COUNTERPART_AREA", col["CA_ISO3"][i] or NOT_APPLICABLE),
-            ("INDICATOR", col["IND_INDICATOR"][i]),
-            ("SEX", col["SEX_CODE"][i]),
-            ("AGE", col["AGE_CODE"][i]),
-            ("TIME_PERIOD", col["_PERIOD"][i]),
-            ("OBS_VALUE", value),
-            ("UNIT_MEASURE", canonical if in_lcu else col["UNIT_CODE"][i] or canonical),
-            ("OBS_STATUS", col["ST_CODE"][i]),
-            ("SOURCE_ROW", source_row[i]),
-            ("SOURCE_SHEET", lineage["SOURCE_SHEET"][i]),
-            ("SOURCE_COLUMN", lineage["SOURCE_COLUMN"][i]),
-            ("SOURCE_VALUE", col["OBS_VALUE"][i]),
-        ):
-            out[name].append(item)
-    return pa.table({c: pa.array(v, OBSERVATION_COLUMNS[c]) for c, v in out.items()}), lcu_rows
+def _observations(rows: pa.Table, table: pa.Table, good: pa.Array) -> tuple[pa.Table, int]:
+    """The rows without a problem (`good`) as harmonisation writes them (a local-currency value,
+    which the server converts with the lake's exchange rates, without its value), and how many
+    of them are in local currency."""
+    kept, source = rows.filter(good), table.filter(good)
+    c = kept.column
+    canonical = c("IND_CANONICAL_UNIT")
+    in_lcu = pc.fill_null(pc.and_(pc.equal(c("UNIT_CODE"), LCU), pc.equal(canonical, "USD")), False)
+    scaled = pc.multiply(c("_NUMBER"), pc.power(10.0, pc.cast(c("_MULT"), pa.float64())))
+    columns = {
+        "REF_AREA": c("RA_ISO3"),
+        "COUNTERPART_AREA": pc.coalesce(c("CA_ISO3"), NOT_APPLICABLE),
+        "INDICATOR": c("IND_INDICATOR"),
+        "SEX": c("SEX_CODE"),
+        "AGE": c("AGE_CODE"),
+        "TIME_PERIOD": c("_PERIOD"),
+        "OBS_VALUE": pc.if_else(
+            pc.or_(c("_MISSING"), in_lcu), pa.scalar(None, pa.float64()), scaled
+        ),
+        "UNIT_MEASURE": pc.if_else(in_lcu, canonical, pc.coalesce(c("UNIT_CODE"), canonical)),
+        "OBS_STATUS": c("ST_CODE"),
+        "SOURCE_ROW": source.column("SOURCE_ROW"),
+        "SOURCE_SHEET": _column(source, "SOURCE_SHEET"),
+        "SOURCE_COLUMN": _column(source, "SOURCE_COLUMN"),
+        "SOURCE_VALUE": c("OBS_VALUE"),
+    }
+    observations = pa.table(
+        {name: pc.cast(columns[name], type_) for name, type_ in OBSERVATION_COLUMNS.items()}
+    )
+    return observations, pc.sum(in_lcu.cast(pa.int64())).as_py() or 0
 
 
 OBSERVATION_COLUMNS: dict[str, pa.DataType] = {
