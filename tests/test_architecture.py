@@ -16,7 +16,7 @@ ALLOWED = {
     "storage": set(),
     "runtime": set(),
     "formats": {"storage"},
-    "transforms": {"storage", "runtime"},
+    "transforms": {"runtime"},  # given DataFrames and rules: never the lake or the catalog
     "quality": {"transforms", "storage", "runtime"},
     "release": {"storage", "transforms", "quality", "runtime"},
     "stages": {"storage", "formats", "transforms", "quality", "release", "runtime"},

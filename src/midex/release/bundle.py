@@ -39,11 +39,11 @@ from midex.contract.errors import MidexError
 from midex.contract.schema import Schema
 from midex.storage.catalog import Catalog, Release
 from midex.storage.lake import Lake
-from midex.transforms.resolve import RESOLVED_TABLES, read_state, resolved_dir
+from midex.transforms.resolve import RESOLVED_TABLES
 from midex.transforms.tables import build_table, group_members_table
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
 
 MANIFEST = "manifest.json"
 REPORT = "report.html"
@@ -67,22 +67,6 @@ def _write_single_parquet(df: DataFrame, target: Path, scratch: Path) -> None:
         raise MidexError(f"expected one Parquet part for {target.name}, found {len(parts)}")
     os.replace(parts[0], target)
     shutil.rmtree(scratch)
-
-
-def _resolved_tables(
-    spark: SparkSession, lake: Lake, catalog: Catalog, schema: Schema, as_of: datetime | None
-) -> dict[str, DataFrame]:
-    """observations, observations_all, source_disagreements: from resolved/ (what `midex run`
-    wrote), or resolved as of an instant."""
-    from midex.transforms.resolve import resolve_lake
-
-    if as_of is None and all(resolved_dir(lake, n).exists() for n in RESOLVED_TABLES):
-        return {n: spark.read.parquet(str(resolved_dir(lake, n))) for n in RESOLVED_TABLES}
-    resolution = resolve_lake(spark, lake, catalog, schema, as_of)
-    if resolution is None:
-        when = f" by {as_of.isoformat()}" if as_of else ""
-        raise MidexError(f"no submission was accepted{when}; submit files and `midex run` first")
-    return resolution.tables()
 
 
 def _definitions(schema: Schema, table_names: list[str]) -> dict[str, dict[str, Any]]:
@@ -256,18 +240,20 @@ def check_release_tables(
 
 
 def publish(
-    spark: SparkSession,
     lake: Lake,
     catalog: Catalog,
     schema: Schema,
+    resolved: dict[str, DataFrame],
     as_of: datetime | None = None,
     embargo_until: datetime | None = None,
     expectations: Path | None = None,
 ) -> Release:
     """`_publish` under the catalog's release and resolve locks: one release at a time, its
-    number taken and committed inside the lock, resolved/ unchanged while it is read."""
+    number taken and committed inside the lock, resolved/ unchanged while it is read.
+    `resolved`: observations, observations_all, source_disagreements (resolved/, or resolved as
+    of `as_of`), read by the caller (midex.stages.publish) under the same locks."""
     with catalog.lock("release"), catalog.lock("resolve"):
-        return _publish(spark, lake, catalog, schema, as_of, embargo_until, expectations)
+        return _publish(lake, catalog, schema, resolved, as_of, embargo_until, expectations)
 
 
 @dataclass(frozen=True)
@@ -348,7 +334,7 @@ def _write_table_parquet(
     elif name not in draft.tables:  # an impact table (Arrow, computed by then)
         pq.write_table(impact[name], path)
     elif draft.by_area and name in RESOLVED_TABLES:  # INT96, as Spark writes them
-        lake.concat_by_area(resolved_dir(lake, name), path, use_deprecated_int96_timestamps=True)
+        lake.concat_by_area(lake.resolved_dir(name), path, use_deprecated_int96_timestamps=True)
     else:
         _write_single_parquet(draft.tables[name], path, tmp / f".scratch-{name}")
     return name, path, pq.read_metadata(path), sha256_file(path)
@@ -474,10 +460,10 @@ def _commit(catalog: Catalog, draft: _Draft, target: Path, submission_ids: list[
 
 
 def _publish(
-    spark: SparkSession,
     lake: Lake,
     catalog: Catalog,
     schema: Schema,
+    resolved: dict[str, DataFrame],
     as_of: datetime | None = None,
     embargo_until: datetime | None = None,
     expectations: Path | None = None,
@@ -485,7 +471,7 @@ def _publish(
     """Compute every table from the resolved observations, check them, publish a new release.
 
     With `as_of`, the observations are those that were current at that instant by acceptance
-    time (resolved afresh from the harmonised partitions), not the latest. With
+    time (`resolved` afresh from the harmonised partitions by the caller), not the latest. With
     `embargo_until`, the release is not the default for consumers before that instant."""
     if expectations is None:
         from midex.contract.settings import get_settings
@@ -495,11 +481,10 @@ def _publish(
     embargo_until = as_utc(embargo_until) if embargo_until is not None else None
     from midex.quality.validate import import_in_background
 
-    import_in_background()  # the table checks need it after the Spark work
-    resolved = _resolved_tables(spark, lake, catalog, schema, as_of)
+    import_in_background()  # the table checks need it after the Spark work (idempotent)
     # resolved/ laid out by area holds each table sorted already: its files are concatenated
     # into the release one at a time with pyarrow, not sorted and coalesced again by Spark
-    by_area = as_of is None and read_state(lake) is not None
+    by_area = as_of is None and lake.resolved_state() is not None
     key = list(schema.series_key)
     tables: dict[str, DataFrame] = {"observations": resolved["observations"].orderBy(*key)}
     observations = _observations_for_tables(resolved["observations"], key, by_area)

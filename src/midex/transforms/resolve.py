@@ -15,26 +15,23 @@ Two questions decide which value of a series key becomes THE observation:
 
 `annotate_versions` is a pure transform: it labels every version of every key. Nothing is
 overwritten: the harmonised partitions are only read, so `as_of` (a filter on acceptance time)
-gives exactly what was current at that instant.
+gives exactly what was current at that instant. The resolve stage (`midex.stages.resolve`)
+chooses the submissions and reads their partitions; the functions here are given them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from midex.contract.clock import as_utc
 from midex.contract.errors import MidexError
+from midex.contract.providers import ProviderKind
 from midex.contract.schema import Schema
-from midex.storage.catalog import Catalog, ProviderKind, Submission, SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
-
-    from midex.storage.lake import Lake
 
 RULES_FILE = "resolution.yaml"
 SCOPES = ("own_areas", "any")
@@ -341,118 +338,26 @@ def resolve_versions(
     )
 
 
-def _accepted_utc(sub: Submission) -> datetime:
-    """When an accepted submission was accepted, in UTC."""
-    assert sub.accepted_at is not None
-    return as_utc(sub.accepted_at)
-
-
-def resolve_lake(
-    spark: SparkSession,
-    lake: Lake,
-    catalog: Catalog,
-    schema: Schema,
-    as_of: datetime | None = None,
-    only: AreaScope | None = None,
-) -> Resolution | None:
-    """Resolve over the harmonised partitions of the submissions accepted by `as_of` (default:
-    now). None when there are none. With `only`, the keys of its areas alone, from the
-    submissions that hold rows of them: the same rows a resolution of every area gives for
-    those areas (every rule compares versions of one series key, and the key holds REF_AREA;
-    replace-mode scopes are taken from whole files)."""
+def resolve_harmonised(
+    harmonised: DataFrame,
+    submissions: DataFrame,
+    rules: DataFrame,
+    series_key: tuple[str, ...],
+    scope_rows: DataFrame | None = None,
+    areas: set[str] | None = None,
+) -> Resolution:
+    """The resolution of the harmonised rows of the accepted `submissions` (SUBMISSIONS_SCHEMA).
+    `scope_rows`: the whole files of the replace-mode submissions among them (None: there are
+    none). With `areas`, the keys of those areas alone: the same rows a resolution of every
+    area gives for them (every rule compares versions of one series key, and the key holds
+    REF_AREA; replace-mode scopes are taken from whole files)."""
     from pyspark.sql import functions as F
 
-    accepted = [
-        s
-        for s in catalog.submissions((SubmissionStatus.accepted,))
-        if s.accepted_at is not None and (as_of is None or as_utc(s.accepted_at) <= as_utc(as_of))
-    ]
-    if only is not None:
-        accepted = [s for s in accepted if only.areas & only.index.get(stored_id(s), set())]
-    if not accepted:
-        return None
-    kinds = {p.code: str(p.kind) for p in catalog.providers()}
-    submissions = spark.createDataFrame(
-        [(s.id, _accepted_utc(s), str(s.mode), kinds[s.provider_code]) for s in accepted],
-        SUBMISSIONS_SCHEMA,
-    )
-    # mergeSchema: partitions written before a column was added to the schema still take part
-    paths = [str(lake.submission_dir("harmonised", stored_id(s))) for s in accepted]
-    harmonised = spark.read.option("mergeSchema", "true").parquet(*paths)
-    if only is not None:
-        harmonised = harmonised.where(F.col("REF_AREA").isin(sorted(only.areas)))
-    # the replace-mode submissions' whole files give their scopes; none: an empty frame, which
-    # Spark drops from the plan (no pass over the rows to find no scope)
-    replacing = [
-        str(lake.submission_dir("harmonised", stored_id(s)))
-        for s in accepted
-        if str(s.mode) == "replace"
-    ]
-    scope_rows = (
-        spark.read.option("mergeSchema", "true").parquet(*replacing)
-        if replacing
-        else harmonised.limit(0)
-    )
-    rules = load_rules(schema).frame(spark, sorted(schema.indicators.code_set()))
-    versions = annotate_versions(harmonised, submissions, rules, schema.series_key, scope_rows)
-    return resolve_versions(versions, harmonised.columns, schema.series_key)
-
-
-@dataclass(frozen=True)
-class AreaScope:
-    """Which areas to resolve again, and which areas each accepted submission holds rows of."""
-
-    areas: set[str]
-    index: dict[int, set[str]]
-
-
-STATE_FILE = "_state.json"  # in resolved/: the areas of every submission resolved into it
-STATE_LAYOUT = "by-area-1"
-
-
-def submission_areas(lake: Lake, submission_id: int) -> set[str]:
-    """The REF_AREA values of a harmonised partition (pyarrow, one column: no Spark job)."""
-    import pyarrow.parquet as pq
-
-    folder = lake.submission_dir("harmonised", submission_id)
-    if not any(folder.glob("*.parquet")):
-        return set()
-    column = pq.read_table(folder, columns=["REF_AREA"]).column("REF_AREA")
-    return {a for a in column.unique().to_pylist() if a is not None}
-
-
-def read_state(lake: Lake, mapping_version: str | None = None) -> dict[int, set[str]] | None:
-    """What resolved/ was built from: submission id -> its areas. None when unknown (a lake
-    written before the by-area layout, or never resolved) or, given `mapping_version`, built
-    under another one (the columns may differ): either calls for a full resolution."""
-    import json
-
-    path = lake.root / "resolved" / STATE_FILE
-    if not path.exists():
-        return None
-    doc = json.loads(path.read_text("utf-8"))
-    if doc.get("layout") != STATE_LAYOUT:
-        return None
-    if mapping_version is not None and doc.get("mapping_version") != mapping_version:
-        return None
-    return {int(k): set(v) for k, v in doc["submissions"].items()}
-
-
-def write_state(lake: Lake, index: dict[int, set[str]], mapping_version: str) -> None:
-    import json
-    import os
-
-    path = lake.root / "resolved" / STATE_FILE
-    tmp = path.with_suffix(".tmp")
-    doc = {
-        "layout": STATE_LAYOUT,
-        "mapping_version": mapping_version,
-        "submissions": {str(k): sorted(v) for k, v in index.items()},
-    }
-    tmp.write_text(json.dumps(doc, sort_keys=True), "utf-8")
-    os.replace(tmp, path)
-
-
-def resolved_dir(lake: Lake, table: str) -> Any:
-    """resolved/<table>: `observations` keeps its place (observations_dir), the others beside it."""
-    return lake.observations_dir().parent / table
+    if areas is not None:
+        harmonised = harmonised.where(F.col("REF_AREA").isin(sorted(areas)))
+    # no replace-mode submission: an empty frame, which Spark drops from the plan (no pass over
+    # the rows to find no scope)
+    if scope_rows is None:
+        scope_rows = harmonised.limit(0)
+    versions = annotate_versions(harmonised, submissions, rules, series_key, scope_rows)
+    return resolve_versions(versions, harmonised.columns, series_key)
