@@ -36,11 +36,10 @@ from midex.contract.clock import as_utc, utcnow
 from midex.contract.csvsafe import safe_array, safe_cell, safe_table, safe_text
 from midex.contract.digest import sha256_file
 from midex.contract.errors import MidexError
+from midex.contract.groups import group_members_table
 from midex.contract.schema import Schema
 from midex.storage.catalog import Catalog, Release
 from midex.storage.lake import Lake
-from midex.transforms.resolve import RESOLVED_TABLES
-from midex.transforms.tables import build_table, group_members_table
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -305,6 +304,8 @@ def _compute_impact(observations: DataFrame, schema: Schema, expectations: Path)
     """The impact tables (Spark jobs), checked. Impact tables are small (areas × years): computed
     once, collected as Arrow, checked with pandas and written with pyarrow, which spares Spark a
     job per expectation."""
+    from midex.transforms.tables import build_table  # Spark: imported by what runs it
+
     impact = {n: build_table(n, observations, schema).toArrow() for n in schema.table_names()}
     warnings = check_release_tables(
         {n: t.to_pandas() for n, t in impact.items()}, schema, Path(expectations)
@@ -328,6 +329,8 @@ def _write_table_parquet(
     name: str, tmp: Path, draft: _Draft, impact: dict[str, pa.Table], lake: Lake
 ) -> tuple[str, Path, pq.FileMetaData, str]:
     """Table `name` as Parquet in `tmp`: (name, path, its metadata, its SHA-256)."""
+    from midex.transforms.resolve import RESOLVED_TABLES  # Spark: imported by what writes
+
     path = tmp / f"{name}.parquet"
     if name in draft.fixed:
         pq.write_table(draft.fixed[name], path)

@@ -71,10 +71,10 @@ def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -
     """raw -> harmonised/submission=<id> (common schema) + quarantine/submission=<id>, for
     every submission of `subs` in one Spark plan: per-submission cost is a few catalog rows,
     not a Spark job each."""
+    from midex.contract.resolution import load_rules
     from midex.transforms.currency import fingerprint
     from midex.transforms.harmonise import SubmissionContext, build_mappings
     from midex.transforms.harmonise import harmonise as transform
-    from midex.transforms.resolve import load_rules
 
     ids = [stored_id(s) for s in subs]
     raw = read_batch(spark, ctx, "raw", subs)

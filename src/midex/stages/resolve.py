@@ -44,7 +44,8 @@ def resolution(
     at `as_of` by acceptance time (default: now), computed from the harmonised partitions of the
     submissions accepted by then (`only`: the keys of its areas alone, from the submissions
     that hold rows of them); None if there are none. Reads only; writes nothing."""
-    from midex.transforms.resolve import SUBMISSIONS_SCHEMA, load_rules, resolve_harmonised
+    from midex.contract.resolution import load_rules
+    from midex.transforms.resolve import SUBMISSIONS_SCHEMA, resolve_harmonised, rules_frame
 
     accepted = [
         s
@@ -70,7 +71,7 @@ def resolution(
         if str(s.mode) == "replace"
     ]
     scope_rows = spark.read.option("mergeSchema", "true").parquet(*replacing) if replacing else None
-    rules = load_rules(ctx.schema).frame(spark, sorted(ctx.schema.indicators.code_set()))
+    rules = rules_frame(spark, load_rules(ctx.schema), sorted(ctx.schema.indicators.code_set()))
     return resolve_harmonised(
         harmonised,
         submissions,

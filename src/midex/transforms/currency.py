@@ -13,6 +13,9 @@ from __future__ import annotations
 import hashlib
 from typing import TYPE_CHECKING
 
+from pyspark.sql import Window
+from pyspark.sql import functions as F
+
 from midex.contract.schema import LCU, Schema
 
 if TYPE_CHECKING:
@@ -32,9 +35,6 @@ def lcu_spellings(schema: Schema) -> list[str]:
 def latest_rates(harmonised: DataFrame, accepted: DataFrame) -> DataFrame:
     """REF_AREA, TIME_PERIOD, RATE from the harmonised rows of accepted agency submissions;
     `accepted` (ACCEPTANCE_SCHEMA) says when each was accepted: the latest acceptance wins."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
     rows = harmonised.where(
         (F.col("INDICATOR") == RATE_INDICATOR)
         & (F.col("COUNTERPART_AREA") == "_Z")

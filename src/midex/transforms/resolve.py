@@ -24,115 +24,41 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from pyspark.sql import Window
+from pyspark.sql import functions as F
 
-from midex.contract.errors import MidexError
 from midex.contract.providers import ProviderKind
-from midex.contract.schema import Schema
+from midex.contract.resolution import ResolutionRules
+from midex.runtime.spark import local_frame
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-RULES_FILE = "resolution.yaml"
-SCOPES = ("own_areas", "any")
 # RESOLUTION labels, one per version of a series key
 WON, LOST, SUPERSEDED, WITHDRAWN = "won", "lost", "superseded", "withdrawn"
 SUBMISSIONS_SCHEMA = (
     "SUBMISSION_ID long, ACCEPTED_AT timestamp, SUBMISSION_MODE string, PROVIDER_KIND string"
 )
 RESOLVED_TABLES = ("observations", "observations_all", "source_disagreements")
+RULES_SCHEMA = (
+    "INDICATOR string, PROVIDER_KIND string, KIND_RANK int, TOLERANCE double, "
+    "PREFER_NON_ZERO boolean"
+)
 
 
-@dataclass(frozen=True)
-class IndicatorRule:
-    priority: tuple[str, ...]  # provider kinds, most trusted first
-    tolerance: float
-    # when sources disagree and one says exactly 0, the non-zero value wins (0 = "not reported")
-    prefer_non_zero: bool = False
-
-
-@dataclass(frozen=True)
-class ResolutionRules:
-    """schemas/resolution.yaml, checked: provider scope, and priority + tolerance per indicator."""
-
-    scope: dict[str, str]
-    default: IndicatorRule
-    indicators: dict[str, IndicatorRule]
-
-    def rule(self, indicator: str) -> IndicatorRule:
-        return self.indicators.get(indicator, self.default)
-
-    def allowed_areas(self, kind: str, areas: list[str]) -> tuple[str, ...]:
-        """Areas a provider may report; empty = any."""
-        return tuple(areas) if self.scope.get(kind, "any") == "own_areas" else ()
-
-    def frame(self, spark: SparkSession, indicators: list[str]) -> DataFrame:
-        """INDICATOR, PROVIDER_KIND, KIND_RANK, TOLERANCE, PREFER_NON_ZERO for every indicator
-        and kind."""
-        rows = []
-        for code in indicators:
-            rule = self.rule(code)
-            for kind in ProviderKind:
-                rank = rule.priority.index(kind.value) if kind.value in rule.priority else 99
-                rows.append((code, kind.value, rank, float(rule.tolerance), rule.prefer_non_zero))
-        from midex.runtime.spark import local_frame
-
-        return local_frame(
-            spark,
-            rows,
-            "INDICATOR string, PROVIDER_KIND string, KIND_RANK int, TOLERANCE double, "
-            "PREFER_NON_ZERO boolean",
-        )
-
-
-def _rule(doc: dict[str, Any], where: str, base: IndicatorRule | None) -> IndicatorRule:
-    kinds = {k.value for k in ProviderKind}
-    unknown = set(doc) - {"priority", "tolerance", "prefer_non_zero"}
-    if unknown:
-        raise MidexError(
-            f"{where}: unknown key(s) {sorted(unknown)}; use priority, tolerance, prefer_non_zero"
-        )
-    priority = tuple(str(k) for k in doc.get("priority", base.priority if base else ()))
-    if not priority or set(priority) - kinds or len(set(priority)) != len(priority):
-        raise MidexError(
-            f"{where}: priority must list provider kinds ({', '.join(sorted(kinds))}) once each"
-        )
-    tolerance = doc.get("tolerance", base.tolerance if base else 0.05)
-    if not isinstance(tolerance, int | float) or tolerance < 0:
-        raise MidexError(f"{where}: tolerance must be a non-negative number such as 0.05")
-    prefer = doc.get("prefer_non_zero", base.prefer_non_zero if base else False)
-    if not isinstance(prefer, bool):
-        raise MidexError(f"{where}: prefer_non_zero must be true or false")
-    return IndicatorRule(priority, float(tolerance), prefer)
-
-
-def load_rules(schema: Schema) -> ResolutionRules:
-    path = schema.root / RULES_FILE
-    try:
-        doc = yaml.safe_load(path.read_text("utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise MidexError(f"cannot read resolution rules {path}: {exc}") from exc
-    scope = {str(k): str(v) for k, v in (doc.get("scope") or {}).items()}
-    kinds = {k.value for k in ProviderKind}
-    for kind, value in scope.items():
-        if kind not in kinds or value not in SCOPES:
-            raise MidexError(
-                f"{path}: scope.{kind}: {value!r}; use a provider kind "
-                f"({', '.join(sorted(kinds))}) mapped to one of {', '.join(SCOPES)}"
-            )
-    default = _rule(doc.get("default") or {}, f"{path}: default", None)
-    known = schema.indicators.code_set()
-    indicators = {}
-    for code, entry in (doc.get("indicators") or {}).items():
-        if code not in known:
-            raise MidexError(f"{path}: indicators.{code} is not a code of indicators.yaml")
-        indicators[str(code)] = _rule(entry or {}, f"{path}: indicators.{code}", default)
-    return ResolutionRules(scope, default, indicators)
+def rules_frame(spark: SparkSession, rules: ResolutionRules, indicators: list[str]) -> DataFrame:
+    """RULES_SCHEMA: the resolution rules (midex.contract.resolution) of every indicator and
+    provider kind, as a small table for the joins below."""
+    rows = []
+    for code in indicators:
+        rule = rules.rule(code)
+        for kind in ProviderKind:
+            rank = rule.priority.index(kind.value) if kind.value in rule.priority else 99
+            rows.append((code, kind.value, rank, float(rule.tolerance), rule.prefer_non_zero))
+    return local_frame(spark, rows, RULES_SCHEMA)
 
 
 def _newest_first() -> list[Column]:
-    from pyspark.sql import functions as F
-
     return [F.col("ACCEPTED_AT").desc(), F.col("SUBMISSION_ID").desc()]
 
 
@@ -141,9 +67,6 @@ def _numbered_by_provider(
 ) -> DataFrame:
     """The rows of the given submissions with their submission and rule columns, shuffled by
     REF_AREA; _version 1 is a provider's latest accepted submission holding the key."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
     versions = (
         harmonised.join(F.broadcast(submissions), "SUBMISSION_ID")
         .join(F.broadcast(rules), ["INDICATOR", "PROVIDER_KIND"], "left")
@@ -157,8 +80,6 @@ def _replace_scopes(scope_rows: DataFrame, submissions: DataFrame) -> DataFrame:
     """S_PROVIDER, S_SCOPES: every replace-mode submission's scope (indicators x areas x
     periods), one entry per scope, gathered per provider, so that the join with every row is a
     broadcast lookup by provider that never duplicates a row."""
-    from pyspark.sql import functions as F
-
     return (
         scope_rows.select("SUBMISSION_ID", "PROVIDER", "INDICATOR", "REF_AREA", "TIME_PERIOD")
         .join(
@@ -188,8 +109,6 @@ def _replace_scopes(scope_rows: DataFrame, submissions: DataFrame) -> DataFrame:
 def _with_state(versions: DataFrame, scopes: DataFrame) -> DataFrame:
     """_STATE: superseded (a later version of the provider's holds the key), withdrawn (a later
     replace-mode submission's scope covers the row), else null (a current value)."""
-    from pyspark.sql import functions as F
-
     versions = versions.join(F.broadcast(scopes), F.col("PROVIDER") == F.col("S_PROVIDER"), "left")
     covered = F.exists(
         "S_SCOPES",
@@ -213,9 +132,6 @@ def _with_state(versions: DataFrame, scopes: DataFrame) -> DataFrame:
 
 def _resolution(key: list[str]) -> Column:
     """RESOLUTION: the _STATE, else won by the first current value by priority, else lost."""
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
-
     # among every provider's current value (no _STATE), the first by priority wins; the current
     # values sort first, so their row numbers are their ranks
     by_key = Window.partitionBy(*key).orderBy(
@@ -289,8 +205,6 @@ def resolve_versions(
     versions: DataFrame, harmonised_columns: list[str], series_key: tuple[str, ...]
 ) -> Resolution:
     """Derive the published tables from annotated versions."""
-    from pyspark.sql import functions as F
-
     key = list(series_key)
     current = versions.where(F.col("RESOLUTION").isin(WON, LOST))
     observations = current.where(F.col("RESOLUTION") == WON).select(
@@ -351,8 +265,6 @@ def resolve_harmonised(
     none). With `areas`, the keys of those areas alone: the same rows a resolution of every
     area gives for them (every rule compares versions of one series key, and the key holds
     REF_AREA; replace-mode scopes are taken from whole files)."""
-    from pyspark.sql import functions as F
-
     if areas is not None:
         harmonised = harmonised.where(F.col("REF_AREA").isin(sorted(areas)))
     # no replace-mode submission: an empty frame, which Spark drops from the plan (no pass over
