@@ -84,7 +84,7 @@ class Codes:
         return out
 
     def kind_rank(self, indicator: str, kind: str) -> int:
-        from midex.transforms.resolve import load_rules
+        from midex.contract.resolution import load_rules
 
         rule = load_rules(self.schema).rule(indicator)
         return rule.priority.index(kind) if kind in rule.priority else 99

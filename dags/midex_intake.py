@@ -28,7 +28,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag, task
 
-from midex.stages.orchestration import LANDING_ASSET_URI, default_args
+from midex.orchestration import LANDING_ASSET_URI, default_args
 
 
 @dag(
@@ -66,7 +66,7 @@ def midex_intake() -> None:
     def harmonise_validate(submission_id: int) -> int:
         from midex.runtime.submit_job import spark_submit
         from midex.stages import Context
-        from midex.stages.orchestration import needs_spark
+        from midex.orchestration import needs_spark
 
         sub = Context.open().catalog.submission(submission_id)
         if not needs_spark(sub.status):
@@ -77,7 +77,7 @@ def midex_intake() -> None:
 
     @task(trigger_rule="all_done")
     def resolve() -> None:
-        from midex.stages.orchestration import resolve_if_needed
+        from midex.orchestration import resolve_if_needed
 
         resolve_if_needed()
 

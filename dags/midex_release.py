@@ -26,7 +26,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Asset, Param, dag, task
 
-from midex.stages.orchestration import RELEASES_ASSET_URI, default_args
+from midex.orchestration import RELEASES_ASSET_URI, default_args
 
 RELEASES = Asset(name="midex_releases", uri=RELEASES_ASSET_URI)
 
@@ -57,15 +57,15 @@ RELEASES = Asset(name="midex_releases", uri=RELEASES_ASSET_URI)
 def midex_release() -> None:
     @task
     def resolve() -> None:
-        from midex.stages.orchestration import resolve_if_needed
+        from midex.orchestration import resolve_if_needed
 
         resolve_if_needed()
 
     @task.short_circuit(execution_timeout=timedelta(minutes=5))
     def release_due(dag_run=None) -> bool:
         from midex.stages import Context
-        from midex.stages.orchestration import is_scheduled
-        from midex.stages.orchestration import release_due as due
+        from midex.orchestration import is_scheduled
+        from midex.orchestration import release_due as due
 
         if dag_run is not None and is_scheduled(dag_run.run_type):
             changed = due(Context.open(), as_of=dag_run.logical_date)
@@ -77,7 +77,7 @@ def midex_release() -> None:
     def publish(params=None, dag_run=None, outlet_events=None) -> int:
         from midex.runtime.submit_job import spark_submit
         from midex.stages import Context
-        from midex.stages.orchestration import ReleaseRequest, is_scheduled
+        from midex.orchestration import ReleaseRequest, is_scheduled
 
         scheduled = dag_run is not None and is_scheduled(dag_run.run_type)
         request = ReleaseRequest.from_params(

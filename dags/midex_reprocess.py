@@ -23,7 +23,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from midex.stages.orchestration import default_args
+from midex.orchestration import default_args
 
 
 @dag(
@@ -45,7 +45,7 @@ from midex.stages.orchestration import default_args
 def midex_reprocess() -> None:
     @task(execution_timeout=timedelta(minutes=5))
     def selection(params=None) -> list[str]:
-        from midex.stages.orchestration import reprocess_args
+        from midex.orchestration import reprocess_args
 
         return reprocess_args(params.get("provider"), params.get("indicator"), params.get("all"))
 
@@ -58,7 +58,7 @@ def midex_reprocess() -> None:
     @task
     def resolve() -> None:
         # reprocess resolves when it changed something; this catches a run that crashed between
-        from midex.stages.orchestration import resolve_if_needed
+        from midex.orchestration import resolve_if_needed
 
         resolve_if_needed()
 

@@ -4,6 +4,8 @@ including those inside functions, and each known exception is named here, so a n
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import midex
@@ -16,12 +18,12 @@ ALLOWED = {
     "storage": set(),
     "runtime": set(),
     "formats": {"storage"},
-    "transforms": {"storage", "runtime"},
+    "transforms": {"runtime"},  # given DataFrames and rules: never the lake or the catalog
     "quality": {"transforms", "storage", "runtime"},
     "release": {"storage", "transforms", "quality", "runtime"},
     "stages": {"storage", "formats", "transforms", "quality", "release", "runtime"},
 }
-EDGES = {"cli", "service", "demo"}
+EDGES = {"cli", "service", "demo", "orchestration"}  # orchestration: midex.orchestration
 # imports that break the rules today, each a door to close (docs/architecture.md, "Left to do")
 KNOWN: set[tuple[str, str]] = set()
 
@@ -104,3 +106,43 @@ def test_no_module_imports_itself_through_others() -> None:
                     seen.add(nxt)
                     stack.append((nxt, [*path, nxt]))
     assert not cycles, "import cycles:\n" + "\n".join(sorted(set(cycles)))
+
+
+def test_transforms_import_at_the_top_never_inside_a_function() -> None:
+    """transforms/ needs Spark: it imports it (and all else) at the top, where a reader sees
+    it. Imports inside functions are for the edges; the Spark-free parts that others read
+    without Spark (resolution rules, groups) are in contract/. TYPE_CHECKING blocks are at the
+    top, so they are allowed."""
+    wrong = set()
+    for path in sorted((SRC / "transforms").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for func in ast.walk(tree):
+            if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                wrong |= {
+                    f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)}"
+                    for node in ast.walk(func)
+                    if isinstance(node, ast.Import | ast.ImportFrom)
+                }
+    assert not wrong, "imports inside functions in transforms/:\n" + "\n".join(sorted(wrong))
+
+
+def test_what_runs_without_spark_does_not_import_it() -> None:
+    """The CLI, the service, the DAGs' decisions and a release's readers never start Spark, so
+    they must not import it (0.5 s): transforms/ now imports it at the top, and they reach
+    only contract/ (resolution rules, groups) or import transforms/ where Spark runs."""
+    modules = [
+        "midex.cli.main",
+        "midex.service.app",
+        "midex.release.bundle",
+        "midex.release.provenance",
+        "midex.quality.table_checks",
+        "midex.orchestration",
+        "midex.stages",
+    ]
+    code = (
+        f"import importlib, sys\nfor m in {modules!r}:\n    importlib.import_module(m)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pyspark'))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "[]", proc.stdout

@@ -195,7 +195,6 @@ def test_two_runs_and_two_publishes_at_once(midex_home: Path, tmp_path: Path, cl
     import pyarrow.parquet as pq
 
     from midex.stages import Context
-    from midex.transforms.resolve import resolved_dir
 
     assert cli("init").code == 0
     assert cli("provider", "add", "WB", "--name", "World Bank", "--kind", "agency").code == 0
@@ -234,7 +233,7 @@ def test_two_runs_and_two_publishes_at_once(midex_home: Path, tmp_path: Path, cl
         stages = [r.stage for r in ctx.catalog.stage_runs(sid)]
         assert stages == ["parse", "harmonise", "validate"], (sid, stages)  # once each
     assert ctx.catalog.claims() == []
-    rows = pq.read_table(resolved_dir(ctx.lake, "observations")).to_pylist()
+    rows = pq.read_table(ctx.lake.resolved_dir("observations")).to_pylist()
     assert {r["SUBMISSION_ID"] for r in rows} == set(ids)
     for r in rows:
         accepted = ctx.catalog.submission(r["SUBMISSION_ID"]).accepted_at

@@ -1,4 +1,4 @@
-"""DAG integrity, the decisions the DAGs delegate to midex.stages.orchestration, and real end-to-end runs
+"""DAG integrity, the decisions the DAGs delegate to midex.orchestration, and real end-to-end runs
 of midex_intake and midex_release with `airflow dags test` on a temporary Airflow home."""
 
 from __future__ import annotations
@@ -71,6 +71,19 @@ def test_each_dag_file_imports_in_under_a_second_and_loads_nothing_heavy() -> No
     assert all(t < 1.0 for t in costs.values()), costs
 
 
+def test_the_dags_decisions_load_no_stage_and_nothing_heavy() -> None:
+    """midex.orchestration is imported with every DAG file at every parse: not midex.stages
+    (every stage), not Spark, GX or pandas (docs/architecture.md, "The edges")."""
+    code = (
+        "import sys, midex.orchestration\n"
+        "print(sorted(m for m in sys.modules if m == 'midex.stages' or m.startswith("
+        f"'midex.stages.') or m.split('.')[0] in {HEAVY!r}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "[]", proc.stdout
+
+
 def test_every_dag_imports_with_tags_retries_owner_and_docs(dagbag) -> None:
     assert set(dagbag.dags) == EXPECTED_DAGS
     for dag in dagbag.dags.values():
@@ -100,10 +113,10 @@ def _job_module(job: str):  # type: ignore[no-untyped-def]
 
 
 def test_every_job_a_dag_references_takes_the_arguments_the_dags_pass(capsys) -> None:
-    from midex.stages.orchestration import ReleaseRequest, reprocess_args
+    from midex.orchestration import ReleaseRequest, reprocess_args
 
-    # the DAG files and the module their tasks delegate to (midex.stages.orchestration)
-    sources = [*DAGS, REPO / "src" / "midex" / "stages" / "orchestration.py"]
+    # the DAG files and the module their tasks delegate to (midex.orchestration)
+    sources = [*DAGS, REPO / "src" / "midex" / "orchestration.py"]
     referenced = {job for path in sources for job in _jobs_referenced(path)}
     assert referenced == {"process_submission", "resolve", "publish", "reprocess"}
     moment = datetime(2026, 1, 2, 18, tzinfo=UTC)
@@ -155,12 +168,12 @@ def test_reprocess_is_manual_with_selection_params(dagbag) -> None:
     assert dag.params["all"] is False
 
 
-# ---------------------------------------------------------------- decisions in midex.stages.orchestration
+# ---------------------------------------------------------------- decisions in midex.orchestration
 
 
 def test_reprocess_selection_becomes_job_arguments_or_a_clear_error() -> None:
     from midex.contract.errors import MidexError
-    from midex.stages.orchestration import reprocess_args
+    from midex.orchestration import reprocess_args
 
     assert reprocess_args("MX_INEGI", None, False) == ["--provider", "MX_INEGI"]
     assert reprocess_args(None, "REMIT_IN", True) == ["--indicator", "REMIT_IN", "--all"]
@@ -170,7 +183,7 @@ def test_reprocess_selection_becomes_job_arguments_or_a_clear_error() -> None:
 
 def test_release_request_from_params() -> None:
     from midex.contract.errors import MidexError
-    from midex.stages.orchestration import ReleaseRequest
+    from midex.orchestration import ReleaseRequest
 
     scheduled = datetime(2026, 3, 1, 2, tzinfo=UTC)
     assert ReleaseRequest.from_params(None, None, scheduled).job_args() == [
@@ -192,7 +205,7 @@ def test_release_request_from_params() -> None:
 def test_scheduled_runs_are_told_from_manual_ones_whatever_the_enum() -> None:
     from airflow.sdk.api.datamodels._generated import DagRunType
 
-    from midex.stages.orchestration import is_scheduled
+    from midex.orchestration import is_scheduled
 
     assert is_scheduled(DagRunType.SCHEDULED) and is_scheduled(DagRunType.BACKFILL)
     assert not is_scheduled(DagRunType.MANUAL) and not is_scheduled(DagRunType.ASSET_TRIGGERED)
@@ -200,7 +213,7 @@ def test_scheduled_runs_are_told_from_manual_ones_whatever_the_enum() -> None:
 
 
 def test_needs_spark_only_until_a_submission_is_decided() -> None:
-    from midex.stages.orchestration import needs_spark
+    from midex.orchestration import needs_spark
 
     assert [needs_spark(s) for s in ("received", "parsed", "harmonised", "failed")] == [True] * 4
     assert not needs_spark("accepted") and not needs_spark("rejected")
@@ -208,8 +221,8 @@ def test_needs_spark_only_until_a_submission_is_decided() -> None:
 
 def test_release_is_due_only_when_something_changed_since_the_last_one(ctx) -> None:
     from midex.contract.clock import utcnow
+    from midex.orchestration import release_due
     from midex.stages import submit
-    from midex.stages.orchestration import release_due
     from midex.storage.catalog import Release, SubmissionStatus
 
     assert release_due(ctx) is False  # nothing accepted: nothing to publish

@@ -12,7 +12,7 @@ import pytest
 from midex.stages import publish, resolution, run, submit
 from midex.storage.catalog import ProviderKind, SubmissionStatus
 from midex.storage.lake import area_of_file
-from midex.transforms.resolve import RESOLVED_TABLES, read_state, resolved_dir
+from midex.transforms.resolve import RESOLVED_TABLES
 from tests.conftest import write
 
 pytestmark = pytest.mark.spark
@@ -38,7 +38,7 @@ NATIONAL_REVISION = HEADER + "Mexico,REMIT_IN,2019,16,9\n"
 def _on_disk(ctx) -> dict[str, list[tuple]]:
     return {
         n: sorted(
-            tuple(sorted(r.items())) for r in pq.read_table(resolved_dir(ctx.lake, n)).to_pylist()
+            tuple(sorted(r.items())) for r in pq.read_table(ctx.lake.resolved_dir(n)).to_pylist()
         )
         for n in RESOLVED_TABLES
     }
@@ -82,7 +82,7 @@ def test_incremental_resolution_equals_full_and_rewrites_only_touched_areas(
             assert kept and all(after.get(f) == v for f, v in kept.items()), name
             rewritten = {f for f, v in before.items() if v[0] in touched}
             assert all(after.get(f) != before[f] for f in rewritten), name
-    state = read_state(ctx.lake)
+    state = ctx.lake.resolved_state()
     accepted = ctx.catalog.submissions((SubmissionStatus.accepted,))
     assert state is not None and set(state) == {s.id for s in accepted}
     assert state[accepted[0].id] == set(AREAS)
@@ -96,7 +96,7 @@ def test_incremental_resolution_equals_full_and_rewrites_only_touched_areas(
     assert ("MEX", "GDP", "2020") not in observations  # withdrawn by the replace file's scope
     assert observations[("GTM", "GDP", "2020")] == (77e9, "WB")
     assert observations[("SLV", "GDP", "2020")] == (32e9, "WB")  # untouched all along
-    disagreements = pq.read_table(resolved_dir(ctx.lake, "source_disagreements")).to_pylist()
+    disagreements = pq.read_table(ctx.lake.resolved_dir("source_disagreements")).to_pylist()
     assert [(d["REF_AREA"], d["TIME_PERIOD"]) for d in disagreements] == [("MEX", "2019")]
 
     # the release concatenates the areas' files: sorted by the series key, and Spark reads the
@@ -124,4 +124,4 @@ def test_a_lake_without_state_is_resolved_in_full(spark, ctx, tmp_path: Path) ->
     run(ctx, spark)
     assert not stray.exists()
     assert _on_disk(ctx) == _full(ctx, spark)
-    assert read_state(ctx.lake) is not None
+    assert ctx.lake.resolved_state() is not None

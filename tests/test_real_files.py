@@ -297,8 +297,6 @@ def test_a_knomad_zero_never_wins_over_the_world_banks_figure(processed: dict[st
     no value (layout zeros: missing), so the published REMIT_IN is the World Bank's."""
     import pyarrow.parquet as pq
 
-    from midex.transforms.resolve import resolved_dir
-
     knomad = xlsx_rows("knomad_2023-06_remittance_inflows.xlsx")
     years = [str(y) for y in knomad[0]]
     zeros = {
@@ -317,7 +315,7 @@ def test_a_knomad_zero_never_wins_over_the_world_banks_figure(processed: dict[st
         if (row[0], year) in zeros and row[j].strip() and float(row[j]) != 0
     }
     assert len(expected) > 50  # Algeria, Austria, Belgium ... 2000-2004
-    table = pq.read_table(resolved_dir(processed["ctx"].lake, "observations")).to_pylist()
+    table = pq.read_table(processed["ctx"].lake.resolved_dir("observations")).to_pylist()
     published = {
         (r["REF_AREA"], r["TIME_PERIOD"]): r["OBS_VALUE"]
         for r in table

@@ -10,12 +10,12 @@ import yaml
 
 from midex.contract.areas import reporting_area_codes
 from midex.contract.errors import MidexError
+from midex.contract.groups import load_groups
 from midex.contract.schema import load_schema
 from midex.quality.table_checks import load_table_suite, suite_path
 from midex.release.bundle import check_release_tables, filter_rows
 from midex.release.provenance import diff_table, parse_where
 from midex.release.report import hbar_chart
-from midex.transforms.tables import load_groups
 from tests.conftest import REPO
 
 RCP_CODES = {

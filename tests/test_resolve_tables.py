@@ -7,12 +7,13 @@ from datetime import datetime
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
+from midex.contract.resolution import load_rules
 from midex.contract.schema import load_schema
 from midex.transforms.resolve import (
     SUBMISSIONS_SCHEMA,
     annotate_versions,
-    load_rules,
     resolve_versions,
+    rules_frame,
 )
 from midex.transforms.tables import build_table
 
@@ -44,7 +45,7 @@ def test_latest_accepted_submission_wins_and_others_are_ignored(spark) -> None:
     schema = load_schema()
     harmonised = harmonised.selectExpr("*", "'WB' AS PROVIDER", "'G' AS NATURE")
     versions = annotate_versions(
-        harmonised, accepted, load_rules(schema).frame(spark, ["GDP"]), schema.series_key
+        harmonised, accepted, rules_frame(spark, load_rules(schema), ["GDP"]), schema.series_key
     )
     resolved = resolve_versions(versions, harmonised.columns, schema.series_key).observations
     assertDataFrameEqual(

@@ -14,16 +14,11 @@ from pyspark.testing import assertDataFrameEqual
 
 from midex.contract.errors import MidexError
 from midex.contract.findings import read_findings
+from midex.contract.resolution import IndicatorRule, ResolutionRules, load_rules
 from midex.contract.schema import load_schema
 from midex.stages import publish, run, submit
 from midex.storage.catalog import ProviderKind, SubmissionStatus
-from midex.transforms.resolve import (
-    IndicatorRule,
-    ResolutionRules,
-    annotate_versions,
-    load_rules,
-    resolve_versions,
-)
+from midex.transforms.resolve import annotate_versions, resolve_versions, rules_frame
 from tests.conftest import write
 
 pytestmark = pytest.mark.spark
@@ -155,7 +150,7 @@ def test_priority_and_tolerance_are_configurable_per_indicator(spark, tmp_path: 
         default,
         {"REMIT_IN": IndicatorRule(("agency", "national"), 0.01)},
     )
-    frame = rules.frame(spark, ["REMIT_IN", "GDP"])
+    frame = rules_frame(spark, rules, ["REMIT_IN", "GDP"])
     res = resolve_versions(
         annotate_versions(obs, subs, frame, schema.series_key), obs.columns, schema.series_key
     )
@@ -211,7 +206,7 @@ def test_a_zero_against_a_real_value_loses_where_the_rule_says_so(spark) -> None
         ],
         "SUBMISSION_ID long, ACCEPTED_AT timestamp, SUBMISSION_MODE string, PROVIDER_KIND string",
     )
-    frame = load_rules(schema).frame(spark, ["REMIT_IN", "MIG_STOCK", "GDP"])
+    frame = rules_frame(spark, load_rules(schema), ["REMIT_IN", "MIG_STOCK", "GDP"])
     res = resolve_versions(
         annotate_versions(obs, subs, frame, schema.series_key), obs.columns, schema.series_key
     )

@@ -7,8 +7,9 @@ from datetime import datetime
 import pytest
 from pyspark.testing import assertDataFrameEqual
 
+from midex.contract.groups import load_groups
 from midex.contract.schema import load_schema
-from midex.transforms.tables import aggregate_groups, build_table, load_groups
+from midex.transforms.tables import aggregate_groups, build_table
 
 pytestmark = pytest.mark.spark
 

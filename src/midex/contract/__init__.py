@@ -1,1 +1,1 @@
-"""The data contract: settings, the schema and codelists, rules and their messages, findings, areas, errors, and what a CSV for people may hold. Imports nothing else of midex."""
+"""The data contract: settings, the schema and codelists, rules and their messages, findings, areas and their groups, provider kinds, the resolution rules, errors, and what a CSV for people may hold. Imports nothing else of midex."""

@@ -75,7 +75,7 @@ def _reference(ref: str, table: str, schema: Schema) -> Any:
             return sorted(area_codes(schema))
         return sorted(schema.codelist(name).code_set())
     if kind == "groups" and name == "codes":
-        from midex.transforms.tables import load_groups
+        from midex.contract.groups import load_groups
 
         return sorted(g.code for g in load_groups(schema))
     raise MidexError(f"unknown reference {ref!r} in expectations/tables/{table}.yaml")

@@ -36,14 +36,13 @@ from midex.contract.clock import as_utc, utcnow
 from midex.contract.csvsafe import safe_array, safe_cell, safe_table, safe_text
 from midex.contract.digest import sha256_file
 from midex.contract.errors import MidexError
+from midex.contract.groups import group_members_table
 from midex.contract.schema import Schema
 from midex.storage.catalog import Catalog, Release
 from midex.storage.lake import Lake
-from midex.transforms.resolve import RESOLVED_TABLES, read_state, resolved_dir
-from midex.transforms.tables import build_table, group_members_table
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
 
 MANIFEST = "manifest.json"
 REPORT = "report.html"
@@ -67,22 +66,6 @@ def _write_single_parquet(df: DataFrame, target: Path, scratch: Path) -> None:
         raise MidexError(f"expected one Parquet part for {target.name}, found {len(parts)}")
     os.replace(parts[0], target)
     shutil.rmtree(scratch)
-
-
-def _resolved_tables(
-    spark: SparkSession, lake: Lake, catalog: Catalog, schema: Schema, as_of: datetime | None
-) -> dict[str, DataFrame]:
-    """observations, observations_all, source_disagreements: from resolved/ (what `midex run`
-    wrote), or resolved as of an instant."""
-    from midex.transforms.resolve import resolve_lake
-
-    if as_of is None and all(resolved_dir(lake, n).exists() for n in RESOLVED_TABLES):
-        return {n: spark.read.parquet(str(resolved_dir(lake, n))) for n in RESOLVED_TABLES}
-    resolution = resolve_lake(spark, lake, catalog, schema, as_of)
-    if resolution is None:
-        when = f" by {as_of.isoformat()}" if as_of else ""
-        raise MidexError(f"no submission was accepted{when}; submit files and `midex run` first")
-    return resolution.tables()
 
 
 def _definitions(schema: Schema, table_names: list[str]) -> dict[str, dict[str, Any]]:
@@ -256,18 +239,20 @@ def check_release_tables(
 
 
 def publish(
-    spark: SparkSession,
     lake: Lake,
     catalog: Catalog,
     schema: Schema,
+    resolved: dict[str, DataFrame],
     as_of: datetime | None = None,
     embargo_until: datetime | None = None,
     expectations: Path | None = None,
 ) -> Release:
     """`_publish` under the catalog's release and resolve locks: one release at a time, its
-    number taken and committed inside the lock, resolved/ unchanged while it is read."""
+    number taken and committed inside the lock, resolved/ unchanged while it is read.
+    `resolved`: observations, observations_all, source_disagreements (resolved/, or resolved as
+    of `as_of`), read by the caller (midex.stages.publish) under the same locks."""
     with catalog.lock("release"), catalog.lock("resolve"):
-        return _publish(spark, lake, catalog, schema, as_of, embargo_until, expectations)
+        return _publish(lake, catalog, schema, resolved, as_of, embargo_until, expectations)
 
 
 @dataclass(frozen=True)
@@ -319,6 +304,8 @@ def _compute_impact(observations: DataFrame, schema: Schema, expectations: Path)
     """The impact tables (Spark jobs), checked. Impact tables are small (areas × years): computed
     once, collected as Arrow, checked with pandas and written with pyarrow, which spares Spark a
     job per expectation."""
+    from midex.transforms.tables import build_table  # Spark: imported by what runs it
+
     impact = {n: build_table(n, observations, schema).toArrow() for n in schema.table_names()}
     warnings = check_release_tables(
         {n: t.to_pandas() for n, t in impact.items()}, schema, Path(expectations)
@@ -342,13 +329,15 @@ def _write_table_parquet(
     name: str, tmp: Path, draft: _Draft, impact: dict[str, pa.Table], lake: Lake
 ) -> tuple[str, Path, pq.FileMetaData, str]:
     """Table `name` as Parquet in `tmp`: (name, path, its metadata, its SHA-256)."""
+    from midex.transforms.resolve import RESOLVED_TABLES  # Spark: imported by what writes
+
     path = tmp / f"{name}.parquet"
     if name in draft.fixed:
         pq.write_table(draft.fixed[name], path)
     elif name not in draft.tables:  # an impact table (Arrow, computed by then)
         pq.write_table(impact[name], path)
     elif draft.by_area and name in RESOLVED_TABLES:  # INT96, as Spark writes them
-        lake.concat_by_area(resolved_dir(lake, name), path, use_deprecated_int96_timestamps=True)
+        lake.concat_by_area(lake.resolved_dir(name), path, use_deprecated_int96_timestamps=True)
     else:
         _write_single_parquet(draft.tables[name], path, tmp / f".scratch-{name}")
     return name, path, pq.read_metadata(path), sha256_file(path)
@@ -474,10 +463,10 @@ def _commit(catalog: Catalog, draft: _Draft, target: Path, submission_ids: list[
 
 
 def _publish(
-    spark: SparkSession,
     lake: Lake,
     catalog: Catalog,
     schema: Schema,
+    resolved: dict[str, DataFrame],
     as_of: datetime | None = None,
     embargo_until: datetime | None = None,
     expectations: Path | None = None,
@@ -485,7 +474,7 @@ def _publish(
     """Compute every table from the resolved observations, check them, publish a new release.
 
     With `as_of`, the observations are those that were current at that instant by acceptance
-    time (resolved afresh from the harmonised partitions), not the latest. With
+    time (`resolved` afresh from the harmonised partitions by the caller), not the latest. With
     `embargo_until`, the release is not the default for consumers before that instant."""
     if expectations is None:
         from midex.contract.settings import get_settings
@@ -495,11 +484,10 @@ def _publish(
     embargo_until = as_utc(embargo_until) if embargo_until is not None else None
     from midex.quality.validate import import_in_background
 
-    import_in_background()  # the table checks need it after the Spark work
-    resolved = _resolved_tables(spark, lake, catalog, schema, as_of)
+    import_in_background()  # the table checks need it after the Spark work (idempotent)
     # resolved/ laid out by area holds each table sorted already: its files are concatenated
     # into the release one at a time with pyarrow, not sorted and coalesced again by Spark
-    by_area = as_of is None and read_state(lake) is not None
+    by_area = as_of is None and lake.resolved_state() is not None
     key = list(schema.series_key)
     tables: dict[str, DataFrame] = {"observations": resolved["observations"].orderBy(*key)}
     observations = _observations_for_tables(resolved["observations"], key, by_area)

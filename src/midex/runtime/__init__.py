@@ -1,1 +1,1 @@
-"""How the work runs: the Spark session, spark-submit, orchestration helpers for the DAGs, the JVM class archive, files read in a process of their own."""
+"""How the work runs: the Spark session (and the stage time budget), spark-submit, the JVM class archive."""

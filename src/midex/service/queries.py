@@ -82,7 +82,7 @@ def parse_query(
 
 
 def group_members(schema: Schema, code: str) -> list[str]:
-    from midex.transforms.tables import load_groups
+    from midex.contract.groups import load_groups
 
     for g in load_groups(schema):
         if g.code == code:

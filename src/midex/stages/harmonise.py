@@ -8,7 +8,7 @@ from midex.contract.clock import utcnow
 from midex.storage.catalog import Provider, ProviderKind, Submission, SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 from midex.stages.batch import read_batch, write_batch
 from midex.stages.context import Context
 
@@ -47,21 +47,41 @@ def _raw_areas(ctx: Context, ids: list[int]) -> list[str]:
     return sorted(values)
 
 
+def exchange_rates(ctx: Context, spark: SparkSession) -> DataFrame:
+    """REF_AREA, TIME_PERIOD, RATE (midex.transforms.currency) from the harmonised partitions
+    of the accepted agency submissions, the latest acceptance winning."""
+    from midex.transforms.currency import ACCEPTANCE_SCHEMA, RATES_SCHEMA, latest_rates
+
+    agencies = {p.code for p in ctx.catalog.providers() if p.kind == ProviderKind.agency}
+    accepted = [
+        s
+        for s in ctx.catalog.submissions((SubmissionStatus.accepted,))
+        if s.provider_code in agencies and s.accepted_at is not None
+    ]
+    if not accepted:
+        return spark.createDataFrame([], RATES_SCHEMA)
+    order = spark.createDataFrame([(s.id, s.accepted_at) for s in accepted], ACCEPTANCE_SCHEMA)
+    harmonised = spark.read.parquet(
+        *[str(ctx.lake.submission_dir("harmonised", stored_id(s))) for s in accepted]
+    )
+    return latest_rates(harmonised, order)
+
+
 def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -> list[Submission]:
     """raw -> harmonised/submission=<id> (common schema) + quarantine/submission=<id>, for
     every submission of `subs` in one Spark plan: per-submission cost is a few catalog rows,
     not a Spark job each."""
-    from midex.transforms.currency import exchange_rates, fingerprint
+    from midex.contract.resolution import load_rules
+    from midex.transforms.currency import fingerprint
     from midex.transforms.harmonise import SubmissionContext, build_mappings
     from midex.transforms.harmonise import harmonise as transform
-    from midex.transforms.resolve import load_rules
 
     ids = [stored_id(s) for s in subs]
     raw = read_batch(spark, ctx, "raw", subs)
     with_lcu = {i for i in ids if _raw_has_lcu(ctx, i)}
     rates, rates_version = None, None
     if with_lcu:  # the latest accepted rates, once for the whole batch
-        rates = exchange_rates(spark, ctx.lake, ctx.catalog).cache()
+        rates = exchange_rates(ctx, spark).cache()
         rates_version = fingerprint(rates)
     maps = build_mappings(spark, ctx.schema, raw, rates, _raw_areas(ctx, ids))
     rules = load_rules(ctx.schema)

@@ -4,19 +4,34 @@ from __future__ import annotations
 
 import logging
 import shutil
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from midex.contract.clock import utcnow
-from midex.storage.catalog import SubmissionStatus, stored_id
+from midex.contract.clock import as_utc, utcnow
+from midex.storage.catalog import Submission, SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from midex.transforms.resolve import AreaScope, Resolution
+    from midex.transforms.resolve import Resolution
 from midex.stages.context import Context
 
 log = logging.getLogger("midex")
+
+
+@dataclass(frozen=True)
+class AreaScope:
+    """Which areas to resolve again, and which areas each accepted submission holds rows of."""
+
+    areas: set[str]
+    index: dict[int, set[str]]
+
+
+def _accepted_utc(sub: Submission) -> datetime:
+    """When an accepted submission was accepted, in UTC."""
+    assert sub.accepted_at is not None
+    return as_utc(sub.accepted_at)
 
 
 def resolution(
@@ -27,11 +42,44 @@ def resolution(
 ) -> Resolution | None:
     """The resolved tables (observations, observations_all, source_disagreements) as they were
     at `as_of` by acceptance time (default: now), computed from the harmonised partitions of the
-    submissions accepted by then (`only`: of some areas); None if there are none. Reads only;
-    writes nothing."""
-    from midex.transforms.resolve import resolve_lake
+    submissions accepted by then (`only`: the keys of its areas alone, from the submissions
+    that hold rows of them); None if there are none. Reads only; writes nothing."""
+    from midex.contract.resolution import load_rules
+    from midex.transforms.resolve import SUBMISSIONS_SCHEMA, resolve_harmonised, rules_frame
 
-    return resolve_lake(spark, ctx.lake, ctx.catalog, ctx.schema, as_of, only)
+    accepted = [
+        s
+        for s in ctx.catalog.submissions((SubmissionStatus.accepted,))
+        if s.accepted_at is not None and (as_of is None or as_utc(s.accepted_at) <= as_utc(as_of))
+    ]
+    if only is not None:
+        accepted = [s for s in accepted if only.areas & only.index.get(stored_id(s), set())]
+    if not accepted:
+        return None
+    kinds = {p.code: str(p.kind) for p in ctx.catalog.providers()}
+    submissions = spark.createDataFrame(
+        [(s.id, _accepted_utc(s), str(s.mode), kinds[s.provider_code]) for s in accepted],
+        SUBMISSIONS_SCHEMA,
+    )
+    # mergeSchema: partitions written before a column was added to the schema still take part
+    paths = [str(ctx.lake.submission_dir("harmonised", stored_id(s))) for s in accepted]
+    harmonised = spark.read.option("mergeSchema", "true").parquet(*paths)
+    # the replace-mode submissions' whole files give their scopes
+    replacing = [
+        str(ctx.lake.submission_dir("harmonised", stored_id(s)))
+        for s in accepted
+        if str(s.mode) == "replace"
+    ]
+    scope_rows = spark.read.option("mergeSchema", "true").parquet(*replacing) if replacing else None
+    rules = rules_frame(spark, load_rules(ctx.schema), sorted(ctx.schema.indicators.code_set()))
+    return resolve_harmonised(
+        harmonised,
+        submissions,
+        rules,
+        ctx.schema.series_key,
+        scope_rows,
+        None if only is None else only.areas,
+    )
 
 
 def resolve(ctx: Context, spark: SparkSession) -> int:
@@ -51,29 +99,22 @@ def resolve_unlocked(ctx: Context, spark: SparkSession) -> int:
     submission costs what its area costs, not what the lake holds. A full resolution runs when
     resolved/ does not say what it was built from (`_state.json`, or another mapping version),
     or when the change touches most areas."""
-    from midex.transforms.resolve import (
-        RESOLVED_TABLES,
-        AreaScope,
-        read_state,
-        resolved_dir,
-        submission_areas,
-        write_state,
-    )
+    from midex.transforms.resolve import RESOLVED_TABLES
 
     accepted = ctx.catalog.submissions((SubmissionStatus.accepted,))
-    state = read_state(ctx.lake, ctx.schema.mapping_version)
+    state = ctx.lake.resolved_state(ctx.schema.mapping_version)
     before = state or {}
     new = [s for s in accepted if s.resolved_at is None or s.id not in before]
     gone = set(before) - {s.id for s in accepted}
     index = {stored_id(s): before[stored_id(s)] for s in accepted if s.id in before}
-    index.update({stored_id(s): submission_areas(ctx.lake, stored_id(s)) for s in new})
+    index.update({stored_id(s): ctx.lake.submission_areas(stored_id(s)) for s in new})
     touched: set[str] = set()
     for sid in [stored_id(s) for s in new] + sorted(gone):
         touched |= index.get(sid, set()) | before.get(sid, set())
     known = set().union(*before.values(), *index.values())
     incremental = (
         state is not None
-        and all(resolved_dir(ctx.lake, n).exists() for n in RESOLVED_TABLES)
+        and all(ctx.lake.resolved_dir(n).exists() for n in RESOLVED_TABLES)
         and 2 * len(touched) <= len(known)
     )
     result = None
@@ -85,14 +126,14 @@ def resolve_unlocked(ctx: Context, spark: SparkSession) -> int:
         result = resolution(ctx, spark)
         if result is None:  # nothing is accepted (any more): nothing is resolved
             for name in RESOLVED_TABLES:
-                shutil.rmtree(resolved_dir(ctx.lake, name), ignore_errors=True)
+                shutil.rmtree(ctx.lake.resolved_dir(name), ignore_errors=True)
     if result is not None:
         result.versions.cache()  # the three tables derive from it: annotate once
         try:
             for name, df in result.tables(sort=False).items():
                 ctx.lake.write_spark_by_area(
                     df,
-                    resolved_dir(ctx.lake, name),
+                    ctx.lake.resolved_dir(name),
                     "REF_AREA",
                     result.order[name],
                     areas=touched if incremental else None,
@@ -100,7 +141,7 @@ def resolve_unlocked(ctx: Context, spark: SparkSession) -> int:
                 )
         finally:
             result.versions.unpersist()
-    write_state(ctx.lake, index, ctx.schema.mapping_version)
+    ctx.lake.write_resolved_state(index, ctx.schema.mapping_version)
     rows = ctx.lake.parquet_rows(ctx.lake.observations_dir())  # footers: no Spark job
     now = utcnow()
     for s in accepted:

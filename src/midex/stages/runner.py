@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 from midex.stages.claims import claimed
 from midex.stages.context import Context
-from midex.stages.harmonise import harmonise, harmonise_batch
+from midex.stages.harmonise import exchange_rates, harmonise, harmonise_batch
 from midex.stages.parse import parse
 from midex.stages.record import run_stage
 from midex.stages.resolve import needs_resolve, resolve
@@ -253,9 +253,9 @@ def _stale(ctx: Context, spark: SparkSession, subs: list[Submission]) -> list[Su
     seen = {s.id for s in out}
     with_lcu = [s for s in subs if s.id not in seen and s.rates_version is not None]
     if with_lcu:
-        from midex.transforms.currency import exchange_rates, fingerprint
+        from midex.transforms.currency import fingerprint
 
-        current = fingerprint(exchange_rates(spark, ctx.lake, ctx.catalog))
+        current = fingerprint(exchange_rates(ctx, spark))
         out += [s for s in with_lcu if s.rates_version != current]
     return sorted(out, key=lambda s: s.id or 0)
 

@@ -34,14 +34,12 @@ def validate_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) ->
 def _previous_periods(ctx: Context, spark: SparkSession, ids: list[int]) -> DataFrame | None:
     """The lake's resolved observations that may supply the previous period to `ids`: the
     files of their areas only, when resolved/ is laid out by area (it is once resolved)."""
-    from midex.transforms.resolve import read_state, submission_areas
-
     folder = ctx.lake.observations_dir()
     if not folder.exists():
         return None
-    if read_state(ctx.lake) is None:
+    if ctx.lake.resolved_state() is None:
         return spark.read.parquet(str(folder))
-    areas = set().union(*(submission_areas(ctx.lake, i) for i in ids))
+    areas = set().union(*(ctx.lake.submission_areas(i) for i in ids))
     files = ctx.lake.area_files(folder, areas)
     return spark.read.parquet(*[str(f) for f in files]) if files else None
 

@@ -22,12 +22,8 @@ from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
 from midex.contract.clock import utcnow
 from midex.contract.errors import MidexError
+from midex.contract.providers import ProviderKind  # kept importable from here
 from midex.storage.owners import owner_alive
-
-
-class ProviderKind(enum.StrEnum):
-    national = "national"
-    agency = "agency"
 
 
 class SubmissionMode(enum.StrEnum):

@@ -7,6 +7,7 @@ never half of each; a rerun removes leftovers first and rewrites only its own fo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import time
@@ -29,6 +30,9 @@ ZONES = ("raw", "harmonised", "quarantine", "reports", "resolved", "published")
 # between tasks only at row-group boundaries: pyarrow's default (1M rows) put a 1M-row submission
 # in one group, harmonised by one core while the other waited.
 ROW_GROUP_ROWS = 1 << 17
+# resolved/_state.json: the areas of every submission resolved into resolved/, and its layout
+RESOLVED_STATE_FILE = "_state.json"
+RESOLVED_STATE_LAYOUT = "by-area-1"
 
 
 LEFTOVER_AGE_S = 24 * 3600  # another machine's temporary folder is a leftover after a day
@@ -79,8 +83,47 @@ class Lake:
     def observations_dir(self) -> Path:
         return self.root / "resolved" / "observations"
 
+    def resolved_dir(self, table: str) -> Path:
+        """resolved/<table>: `observations` keeps its place (observations_dir), the others
+        beside it."""
+        return self.observations_dir().parent / table
+
     def published_dir(self) -> Path:
         return self.root / "published"
+
+    def submission_areas(self, submission_id: int) -> set[str]:
+        """The REF_AREA values of a harmonised partition (pyarrow, one column: no Spark job)."""
+        folder = self.submission_dir("harmonised", submission_id)
+        if not any(folder.glob("*.parquet")):
+            return set()
+        column = pq.read_table(folder, columns=["REF_AREA"]).column("REF_AREA")
+        return {a for a in column.unique().to_pylist() if a is not None}
+
+    def resolved_state(self, mapping_version: str | None = None) -> dict[int, set[str]] | None:
+        """What resolved/ was built from: submission id -> its areas. None when unknown (a lake
+        written before the by-area layout, or never resolved) or, given `mapping_version`, built
+        under another one (the columns may differ): either calls for a full resolution."""
+        path = self.root / "resolved" / RESOLVED_STATE_FILE
+        if not path.exists():
+            return None
+        doc = json.loads(path.read_text("utf-8"))
+        if doc.get("layout") != RESOLVED_STATE_LAYOUT:
+            return None
+        if mapping_version is not None and doc.get("mapping_version") != mapping_version:
+            return None
+        return {int(k): set(v) for k, v in doc["submissions"].items()}
+
+    def write_resolved_state(self, index: dict[int, set[str]], mapping_version: str) -> None:
+        """Record what resolved/ was built from (`resolved_state`), replacing the file whole."""
+        path = self.root / "resolved" / RESOLVED_STATE_FILE
+        tmp = path.with_suffix(".tmp")
+        doc = {
+            "layout": RESOLVED_STATE_LAYOUT,
+            "mapping_version": mapping_version,
+            "submissions": {str(k): sorted(v) for k, v in index.items()},
+        }
+        tmp.write_text(json.dumps(doc, sort_keys=True), "utf-8")
+        os.replace(tmp, path)
 
     def replace_dir(self, target: Path, write: Callable[[Path], None]) -> None:
         """Run `write(tmp)` into a fresh temporary folder, then swap it in place of `target`."""

@@ -13,6 +13,8 @@ from functools import reduce
 from operator import or_
 from typing import TYPE_CHECKING
 
+from pyspark.sql import functions as F
+
 from midex.contract import periods
 from midex.contract.areas import NOT_APPLICABLE, resolve_areas
 from midex.contract.rules import PROBLEMS, spark_message
@@ -64,8 +66,6 @@ def build_mappings(
     """Mapping tables for one raw frame. Areas: the distinct submitted strings (a few hundred at
     most; `area_values` when the caller has them already) are resolved once on the driver with
     country_converter, then joined back."""
-    from pyspark.sql import functions as F
-
     if area_values is None:
         area_values = [
             r[0]
@@ -106,8 +106,6 @@ def build_mappings(
 
 
 def _blank_to_null(name: str) -> Column:
-    from pyspark.sql import functions as F
-
     return F.nullif(F.trim(F.col(name)), F.lit(""))
 
 
@@ -115,8 +113,6 @@ def _problem(
     cond: Column, rule: str, column: str, value: Column, message: Column
 ) -> tuple[Column, Column]:
     """(whether the row has this problem, the problem as a struct when it has)."""
-    from pyspark.sql import functions as F
-
     return cond, F.when(
         cond,
         F.struct(
@@ -130,8 +126,6 @@ def _problem(
 
 def _lookup(df: DataFrame, mapping: DataFrame, source: Column, prefix: str) -> DataFrame:
     """Left broadcast join of `mapping` on upper(trim(source)); mapping columns get `prefix`."""
-    from pyspark.sql import functions as F
-
     renamed = mapping.select(*[F.col(c).alias(f"{prefix}{c}") for c in mapping.columns])
     return df.join(
         F.broadcast(renamed), F.upper(F.trim(source)) == F.col(f"{prefix}KEY"), "left"
@@ -140,8 +134,6 @@ def _lookup(df: DataFrame, mapping: DataFrame, source: Column, prefix: str) -> D
 
 def normalise_period(value: Column) -> Column:
     """YYYY, YYYY-Qn (also YYYYQn), YYYY-MM (also YYYYMmm), Excel's 2019.0 -> canonical; else null."""
-    from pyspark.sql import functions as F
-
     v = F.upper(F.trim(value))
     return (
         F.when(v.rlike(periods.YEAR), v)
@@ -196,8 +188,6 @@ class _Terms:
 
 
 def _terms() -> _Terms:
-    from pyspark.sql import functions as F
-
     return _Terms(
         is_missing=F.col("_MISSING"),
         number=F.col("_NUMBER"),
@@ -211,8 +201,6 @@ def _terms() -> _Terms:
 
 def _with_submission_id(raw: DataFrame, contexts: list[SubmissionContext]) -> DataFrame:
     """`raw` with its SUBMISSION_ID column (one submission's rows get their context's)."""
-    from pyspark.sql import functions as F
-
     if "SUBMISSION_ID" in raw.columns:
         return raw
     if len(contexts) != 1:
@@ -222,8 +210,6 @@ def _with_submission_id(raw: DataFrame, contexts: list[SubmissionContext]) -> Da
 
 def _join_codes(df: DataFrame, maps: Mappings, schema: Schema) -> DataFrame:
     """The area (both), indicator, unit, sex and age lookups; blank SEX and AGE get defaults."""
-    from pyspark.sql import functions as F
-
     df = _lookup(df, maps.areas, F.col("REF_AREA"), "RA_")
     df = _lookup(df, maps.areas, F.col("COUNTERPART_AREA"), "CA_")
     df = _lookup(df, maps.indicators, F.col("INDICATOR"), "IND_")
@@ -237,8 +223,6 @@ def _join_codes(df: DataFrame, maps: Mappings, schema: Schema) -> DataFrame:
 def _with_derived_columns(df: DataFrame, schema: Schema) -> DataFrame:
     """The parsed values of the frame (midex.contract.rules.FRAME_COLUMNS), computed once:
     several joins, problems and outputs read them."""
-    from pyspark.sql import functions as F
-
     markers = [m.lower() for m in schema.missing_markers if m]
     value = F.col("_VALUE")
     return (
@@ -252,8 +236,6 @@ def _with_derived_columns(df: DataFrame, schema: Schema) -> DataFrame:
 
 def _join_exchange_rates(df: DataFrame, rates: DataFrame | None, period: Column) -> DataFrame:
     """FX_RATE: the agency's EXCHANGE_RATE (LCU per USD) for the row's area and period, if any."""
-    from pyspark.sql import functions as F
-
     if rates is None:
         rates = df.sparkSession.createDataFrame([], RATES_SCHEMA)
     return df.join(
@@ -273,8 +255,6 @@ def _join_obs_status(
     df: DataFrame, obs_status: DataFrame, is_missing: Column, schema: Schema
 ) -> DataFrame:
     """ST_CODE: the OBS_STATUS code; blank is M for a missing value, else the default."""
-    from pyspark.sql import functions as F
-
     return df.join(
         F.broadcast(
             obs_status.select(F.col("KEY").alias("ST_KEY"), F.col("CODE").alias("ST_CODE"))
@@ -293,8 +273,6 @@ def _join_obs_status(
 def _problems(contexts: list[SubmissionContext]) -> list[tuple[Column, Column]]:
     """Every problem of midex.contract.rules.PROBLEMS, as Spark columns over the frame; a scoped
     one only when a provider of the batch is limited to its own areas."""
-    from pyspark.sql import functions as F
-
     scoped = any(c.allowed_areas for c in contexts)
     found = []
     for p in PROBLEMS:
@@ -311,8 +289,6 @@ def _split_by_problems(
     df: DataFrame, problems: list[tuple[Column, Column]]
 ) -> tuple[DataFrame, DataFrame]:
     """(rows without a problem, rows with one and their PROBLEMS)."""
-    from pyspark.sql import functions as F
-
     # Good rows are told apart with plain booleans; the problem structs (and their messages) are
     # only built for the quarantined rows.
     # Nothing is persisted for the two outputs: most submissions quarantine nothing, and filling
@@ -329,8 +305,6 @@ def _split_by_problems(
 
 def _harmonised_rows(good: DataFrame, t: _Terms, mapping_version: str) -> DataFrame:
     """The good rows in the observation schema: codes, value in units, lineage."""
-    from pyspark.sql import functions as F
-
     return good.select(
         F.col("RA_ISO3").alias("REF_AREA"),
         t.counterpart.alias("COUNTERPART_AREA"),
@@ -361,8 +335,6 @@ def _harmonised_rows(good: DataFrame, t: _Terms, mapping_version: str) -> DataFr
 
 def _quarantined_rows(bad: DataFrame, raw_columns: list[str]) -> DataFrame:
     """The bad rows as submitted, with their SUBMISSION_ID and PROBLEMS."""
-    from pyspark.sql import functions as F
-
     return bad.select(
         *[F.col(c) for c in raw_columns],
         F.col("SUBMISSION_ID").cast("long").alias("SUBMISSION_ID"),
@@ -383,8 +355,6 @@ def harmonise(
     Every raw row goes to exactly one of the two (the lookups are keyed by unique codes), so a
     caller can tell from row counts alone whether the quarantine has rows
     (`midex.stages.harmonise_batch`)."""
-    from pyspark.sql import functions as F
-
     contexts = ctx if isinstance(ctx, list) else [ctx]
     raw_columns = [c for c in raw.columns if c != "SUBMISSION_ID"]
     raw = _with_submission_id(raw, contexts)

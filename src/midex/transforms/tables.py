@@ -8,18 +8,16 @@ live in midex.transforms.formulas; groups for aggregates in schemas/groups/.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
+from pyspark.sql import functions as F
 
 from midex.contract.errors import MidexError
+from midex.contract.groups import group_members_table
 from midex.contract.schema import Schema
 from midex.transforms import formulas as fx
 
 if TYPE_CHECKING:
-    import pyarrow as pa
     from pyspark.sql import Column, DataFrame, SparkSession
 
 TOTALS = "COUNTERPART_AREA = '_Z' AND SEX = '_T' AND AGE = '_T'"
@@ -43,8 +41,6 @@ def country_year(observations: DataFrame, inputs: dict[str, str], where: str = T
     Only totals (no partner, sex or age breakdown) take part. Observations hold one row per series
     key, so at most one value feeds each cell.
     """
-    from pyspark.sql import functions as F
-
     df = observations.where(F.expr(where)).where(F.col("TIME_PERIOD").rlike(ANNUAL))
     df = df.where(F.col("INDICATOR").isin(sorted(set(inputs.values()))))
     return df.groupBy("REF_AREA", "TIME_PERIOD").agg(
@@ -56,8 +52,6 @@ def country_year(observations: DataFrame, inputs: dict[str, str], where: str = T
 
 
 def _any_present(columns: list[str]) -> Column:
-    from pyspark.sql import functions as F
-
     condition = F.lit(False)
     for c in columns:
         condition = condition | F.col(c).isNotNull()
@@ -85,15 +79,11 @@ def _param(definition: dict[str, Any], name: str) -> float:
 
 
 def remittances_gdp(observations: DataFrame, definition: dict[str, Any]) -> DataFrame:
-    from pyspark.sql import functions as F
-
     df = _wide_inputs(observations, definition)
     return df.withColumn("REMIT_IN_PCT_GDP", fx.pct_of(F.col("REMIT_IN_USD"), F.col("GDP_USD")))
 
 
 def development_finance(observations: DataFrame, definition: dict[str, Any]) -> DataFrame:
-    from pyspark.sql import functions as F
-
     df = _wide_inputs(observations, definition)
     gdp = F.col("GDP_USD")
     return (
@@ -110,8 +100,6 @@ def development_finance(observations: DataFrame, definition: dict[str, Any]) -> 
 def _oda(df: DataFrame, target_pct: float) -> DataFrame:
     """ODA_GIVEN_USD, ODA_PCT_GNI, gap and flag from ODA_GIVEN_REPORTED, ODA_PCT_GNI_REPORTED and
     GNI_USD (shared by oda_target and aggregates)."""
-    from pyspark.sql import functions as F
-
     oda, gni = F.col("ODA_GIVEN_USD"), F.col("GNI_USD")
     return (
         df.withColumn(
@@ -133,8 +121,6 @@ def oda_target(observations: DataFrame, definition: dict[str, Any]) -> DataFrame
 def emigrant_mirror(observations: DataFrame) -> DataFrame:
     """REF_AREA (as origin), TIME_PERIOD, EMIG_STOCK_MIRROR: the bilateral MIG_STOCK that
     destinations report with COUNTERPART_AREA = that origin, summed over destinations."""
-    from pyspark.sql import functions as F
-
     return (
         observations.where(
             (F.col("INDICATOR") == "MIG_STOCK")
@@ -151,8 +137,6 @@ def emigrant_mirror(observations: DataFrame) -> DataFrame:
 
 
 def migration_profile(observations: DataFrame, definition: dict[str, Any]) -> DataFrame:
-    from pyspark.sql import functions as F
-
     inputs = country_year(observations, _inputs(definition), definition.get("filter") or TOTALS)
     df = inputs.join(emigrant_mirror(observations), ["REF_AREA", "TIME_PERIOD"], "full")
     df = df.where(_any_present(definition["row_when"]))
@@ -170,8 +154,6 @@ def migration_profile(observations: DataFrame, definition: dict[str, Any]) -> Da
 
 
 def corridors(observations: DataFrame, definition: dict[str, Any]) -> DataFrame:
-    from pyspark.sql import functions as F
-
     bilateral = observations.where(F.expr(definition["filter"])).where(
         F.col("TIME_PERIOD").rlike(ANNUAL) & (F.col("REF_AREA") != F.col("COUNTERPART_AREA"))
     )
@@ -217,8 +199,6 @@ def corridors(observations: DataFrame, definition: dict[str, Any]) -> DataFrame:
 
 
 def remittance_cost(observations: DataFrame, definition: dict[str, Any]) -> DataFrame:
-    from pyspark.sql import functions as F
-
     target = _param(definition, "target_pct")
     high = _param(definition, "high_pct")
     df = _wide_inputs(observations, definition)
@@ -233,8 +213,6 @@ def remittance_cost(observations: DataFrame, definition: dict[str, Any]) -> Data
 
 
 def coverage(observations: DataFrame, definition: dict[str, Any]) -> DataFrame:
-    from pyspark.sql import functions as F
-
     accepted = (
         F.max("ACCEPTED_AT")
         if "ACCEPTED_AT" in observations.columns
@@ -255,58 +233,6 @@ def coverage(observations: DataFrame, definition: dict[str, Any]) -> DataFrame:
 # -- groups and aggregates ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Group:
-    type: str
-    code: str
-    name: str
-    members: tuple[str, ...]
-    source: str
-
-
-def load_groups(schema: Schema) -> list[Group]:
-    """Every group of schemas/groups/*.yaml (M49 regions, income groups, RCPs)."""
-    folder = Path(schema.root) / "groups"
-    groups: list[Group] = []
-    seen: set[str] = set()
-    for path in sorted(folder.glob("*.yaml")):
-        try:
-            doc = yaml.safe_load(path.read_text("utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise MidexError(f"cannot read group file {path}: {exc}") from exc
-        file_source = (doc.get("source") or {}).get("url", "")
-        for g in doc["groups"]:
-            if g["code"] in seen:
-                raise MidexError(f"{path}: group code {g['code']} is defined twice")
-            seen.add(g["code"])
-            groups.append(
-                Group(
-                    type=doc["group_type"],
-                    code=str(g["code"]),
-                    name=str(g["name"]),
-                    members=tuple(sorted({str(m) for m in g["members"]})),
-                    source=str(g.get("url") or file_source),
-                )
-            )
-    return groups
-
-
-GROUP_MEMBERS_SCHEMA = (
-    "GROUP_TYPE string, GROUP_CODE string, GROUP_NAME string, REF_AREA string, SOURCE string"
-)
-
-
-def group_members_table(schema: Schema) -> pa.Table:
-    """GROUP_TYPE, GROUP_CODE, GROUP_NAME, REF_AREA, SOURCE: one row per member of a group,
-    sorted by GROUP_CODE and REF_AREA (the release writes it as it is, byte for byte)."""
-    import pyarrow as pa
-
-    rows = [(g.type, g.code, g.name, m, g.source) for g in load_groups(schema) for m in g.members]
-    names = [part.split()[0] for part in GROUP_MEMBERS_SCHEMA.split(", ")]
-    table = pa.table({n: pa.array([r[i] for r in rows], pa.string()) for i, n in enumerate(names)})
-    return table.sort_by([("GROUP_CODE", "ascending"), ("REF_AREA", "ascending")])
-
-
 def group_members(spark: SparkSession, schema: Schema) -> DataFrame:
     """group_members_table as a Spark frame (from Arrow: no per-row Python serialisation)."""
     return spark.createDataFrame(group_members_table(schema))
@@ -321,8 +247,6 @@ def aggregate_groups(
     weight). See schemas/tables/aggregates.yaml for the rules. One aggregation computes every
     measure's parts; the rows are then unpivoted to one per measure.
     """
-    from pyspark.sql import functions as F
-
     periods = panel.select("TIME_PERIOD").distinct()
     grid = members.crossJoin(F.broadcast(periods)).join(
         F.broadcast(panel), ["REF_AREA", "TIME_PERIOD"], "left"
@@ -426,8 +350,6 @@ def build_table(
 
     `parameters` overrides the definition's parameters (e.g. coverage_threshold).
     """
-    from pyspark.sql import functions as F
-
     definition = schema.table(name)
     if parameters:
         definition["parameters"] = {**(definition.get("parameters") or {}), **parameters}

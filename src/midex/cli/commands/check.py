@@ -81,8 +81,8 @@ def _allowed_areas(provider: str, schema: Schema) -> tuple[str, ...]:
             f"--provider {provider}: no catalog at {url}; leave out --provider, or register "
             "the provider first (`midex provider add`)"
         )
+    from midex.contract.resolution import load_rules
     from midex.storage.catalog import open_catalog
-    from midex.transforms.resolve import load_rules
 
     p = open_catalog(url).provider(provider)
     return load_rules(schema).allowed_areas(str(p.kind), list(p.areas))

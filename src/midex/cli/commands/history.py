@@ -22,8 +22,9 @@ def series_history(ctx: Any, spark: Any, area: str, indicator: str, period: str 
     from pyspark.sql import functions as F
 
     from midex.contract.areas import resolve_areas
+    from midex.contract.clock import as_utc
     from midex.contract.periods import normalise_period
-    from midex.transforms.resolve import as_utc, resolve_lake
+    from midex.stages import resolution
 
     resolved = resolve_areas([area.strip()], ctx.schema)
     if not resolved or resolved[0].iso3 is None:
@@ -32,10 +33,10 @@ def series_history(ctx: Any, spark: Any, area: str, indicator: str, period: str 
     code = ctx.schema.indicators.lookup().get(indicator.strip().upper())
     if code is None:
         raise MidexError(f"unknown indicator {indicator!r}; use a code from indicators.yaml")
-    resolution = resolve_lake(spark, ctx.lake, ctx.catalog, ctx.schema)
-    if resolution is None:
+    result = resolution(ctx, spark)
+    if result is None:
         return []
-    versions = resolution.versions.where((F.col("REF_AREA") == iso3) & (F.col("INDICATOR") == code))
+    versions = result.versions.where((F.col("REF_AREA") == iso3) & (F.col("INDICATOR") == code))
     if period:
         canonical = normalise_period(period)
         if canonical is None:

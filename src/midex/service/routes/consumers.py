@@ -120,7 +120,7 @@ def tables(who: Reader, ctx: Ctx, release: ReleaseNumber = None) -> dict[str, An
 
 @router.get("/api/groups")
 def groups(who: Reader, ctx: Ctx) -> list[dict[str, Any]]:
-    from midex.transforms.tables import load_groups
+    from midex.contract.groups import load_groups
 
     return [{"code": g.code, "name": g.name, "type": g.type, "members": list(g.members)}
             for g in load_groups(ctx.schema)]  # fmt: skip

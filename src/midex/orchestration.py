@@ -3,6 +3,10 @@
 The DAG files stay thin: schedule, tasks, retries. Everything a task decides — which submissions
 still need Spark, whether a release is due, which arguments a job gets — lives here, so it is
 tested without Airflow and the CLI could make the same decisions.
+
+An edge, beside the DAGs (docs/architecture.md): the dag-processor imports this module with
+every DAG file, so at the top it imports only contract/ and storage.catalog, never midex.stages
+(every stage, 0.6 s) nor Spark; a task that runs a stage imports it when it runs.
 """
 
 from __future__ import annotations
