@@ -64,9 +64,9 @@ def midex_intake() -> None:
 
     @task(map_index_template="submission {{ submission_id }}")
     def harmonise_validate(submission_id: int) -> int:
+        from midex.orchestration import needs_spark
         from midex.runtime.submit_job import spark_submit
         from midex.stages import Context
-        from midex.orchestration import needs_spark
 
         sub = Context.open().catalog.submission(submission_id)
         if not needs_spark(sub.status):

@@ -63,9 +63,9 @@ def midex_release() -> None:
 
     @task.short_circuit(execution_timeout=timedelta(minutes=5))
     def release_due(dag_run=None) -> bool:
-        from midex.stages import Context
         from midex.orchestration import is_scheduled
         from midex.orchestration import release_due as due
+        from midex.stages import Context
 
         if dag_run is not None and is_scheduled(dag_run.run_type):
             changed = due(Context.open(), as_of=dag_run.logical_date)
@@ -75,9 +75,9 @@ def midex_release() -> None:
 
     @task(outlets=[RELEASES])
     def publish(params=None, dag_run=None, outlet_events=None) -> int:
+        from midex.orchestration import ReleaseRequest, is_scheduled
         from midex.runtime.submit_job import spark_submit
         from midex.stages import Context
-        from midex.orchestration import ReleaseRequest, is_scheduled
 
         scheduled = dag_run is not None and is_scheduled(dag_run.run_type)
         request = ReleaseRequest.from_params(
