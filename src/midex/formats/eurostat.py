@@ -18,7 +18,7 @@ from midex.contract.schema import Schema
 from midex.formats.base import FormatSpec, ParsedFile
 from midex.formats.raw import RawRows, count_note
 from midex.formats.sdmx_map import sdmx_map
-from midex.formats.sheets import check_readable, head, kind, read_text
+from midex.formats.sheets import check_readable, head, kind, read_text, text_lines
 
 _VALUE = re.compile(r"^([-+]?\d+(?:\.\d+)?)\s*([A-Za-z]*)$")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -40,7 +40,7 @@ def detect(path: Path, schema: Schema) -> bool:
 def read(path: Path, name: str, schema: Schema) -> ParsedFile:
     check_readable(path, name)
     mapping = sdmx_map(schema)
-    lines = read_text(path, name).lstrip("\ufeff").splitlines()
+    lines = text_lines(read_text(path, name).lstrip("\ufeff"))
     header = lines[0].split("\t") if lines else []
     first = header[0] if header else ""
     if "\\" not in first or len(header) < 2:

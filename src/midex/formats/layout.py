@@ -74,6 +74,7 @@ from midex.formats.sheets import (
     kind,
     read_sheet,
     read_text,
+    text_lines,
     text_rows,
 )
 
@@ -555,7 +556,7 @@ def _first_rows(path: Path, doc: dict[str, Any], sheet: str | int | None) -> lis
     if found == "text":
         data = head(path)
         text = data.decode(doc.get("encoding") or detect_encoding(data), errors="replace")
-        return text_rows("\n".join(text.lstrip("\ufeff").splitlines()[:_DETECT_ROWS]),
+        return text_rows("\n".join(text_lines(text.lstrip("\ufeff"))[:_DETECT_ROWS]),
                          doc.get("delimiter"))  # fmt: skip
     return None
 

@@ -139,6 +139,18 @@ def check_text_bytes(path: Path, name: str, encoding: str) -> None:
             line += chunk.count(b"\n")
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def text_lines(text: str) -> list[str]:
+    """The lines of a file's text, ended where a CSV reader ends a row (CR LF, CR or LF), not at
+    every separator str.splitlines knows (U+2028, NEL, form feed …: text inside a cell)."""
+    lines = _LINE_END.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
 def read_text(path: Path, name: str, encoding: str | None = None) -> str:
     data = path.read_bytes()
     enc = encoding or detect_encoding(data[:_HEAD] if len(data) > _HEAD else data)
@@ -158,7 +170,7 @@ def read_text(path: Path, name: str, encoding: str | None = None) -> str:
 def text_rows(text: str, delimiter: str | None = None) -> list[list[str]]:
     """CSV records (quoted newlines kept inside their cell); delimiter sniffed if not given."""
     if delimiter is None:
-        first = next((line for line in text.splitlines() if line.strip()), "")
+        first = next((line for line in text_lines(text) if line.strip()), "")
         counts = {d: first.count(d) for d in (",", ";", "\t")}
         delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
     return [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,6 +23,8 @@ from midex.formats import sheets
 from midex.formats.base import FormatSpec, NoFormatMatched, ParsedFile
 
 _SNIFF_BYTES = 64 * 1024
+_HEADER_MAX = 1 << 20  # row 1 may be this long (thousands of columns); the CSV block is 4 MiB
+_LINE_END = re.compile(r"\r\n|\r|\n")  # what the CSV reader ends a row at (not U+2028)
 
 
 def _detect_encoding(head: bytes, name: str) -> str:
@@ -71,17 +74,51 @@ def _sniff_encoding(path: Path, name: str) -> tuple[bytes, str]:
     return head, encoding
 
 
-def _first_line(head: bytes, encoding: str, name: str) -> str:
-    """Row 1, the header; an error if it is empty."""
-    text_head = head.decode(encoding, errors="replace")
-    first_line = text_head.lstrip("\ufeff").splitlines()[0] if text_head.strip("\ufeff") else ""
+def _first_line(path: Path, head: bytes, encoding: str, name: str) -> tuple[str, bool]:
+    """Row 1, the header, read in full however long it is (up to `_HEADER_MAX` bytes), and
+    whether the file ends with it (a header and no data rows); an error if it is empty."""
+    data, cut = head, len(head) == _SNIFF_BYTES and not re.search(rb"[\r\n]", head)
+    if cut:  # the header goes on past the sniffed bytes: read on, up to the limit
+        with path.open("rb") as fh:
+            data = fh.read(_HEADER_MAX + 1)
+        cut = len(data) > _HEADER_MAX and not re.search(rb"[\r\n]", data)
+    text = data.decode(encoding, errors="replace").lstrip("\ufeff")
+    end = _LINE_END.search(text)
+    first_line = text[: end.start()] if end else text
     if not first_line.strip():
         raise MidexError(
             f"{name}: row 1 is empty, but the template's first row names its columns "
             "(REF_AREA, INDICATOR, TIME_PERIOD, OBS_VALUE …); start from a blank template "
             "(`midex template`) and resubmit"
         )
-    return first_line
+    if cut:
+        raise _HeaderTooLong(first_line)
+    return first_line, end is None  # no line end: the whole file is row 1
+
+
+class _HeaderTooLong(Exception):
+    """Row 1 has no end within `_HEADER_MAX` bytes; `partial` is what was read of it."""
+
+    def __init__(self, partial: str) -> None:
+        self.partial = partial
+
+
+def _header_too_long(partial: str, name: str, schema: Schema) -> MidexError:
+    """The error for a row 1 longer than `_HEADER_MAX`: the template's columns missing from
+    what was read of it, else its length."""
+    delimiter = _detect_delimiter(partial)
+    names = [
+        h.strip().strip('"').upper() for h in partial.split(delimiter)
+    ]  # no quoting rules: a name may be cut
+    complete = names[:-1]  # the last name is cut
+    missing = [c.name for c in schema.template_columns if c.required and c.name not in complete]
+    if missing:
+        return _no_format(name, missing, complete)
+    return MidexError(
+        f"{name}: row 1: the header (the column names) is longer than "
+        f"{_HEADER_MAX >> 20} MiB; a column name may be a whole pasted text or the line "
+        "ends may be missing: keep only the template's column names in row 1 and resubmit"
+    )
 
 
 def _template_header(first_line: str, delimiter: str, name: str, schema: Schema) -> list[str]:
@@ -117,7 +154,10 @@ def _read_csv(
                 encoding=encoding, column_names=header, skip_rows=1, block_size=1 << 22
             ),
             parse_options=pacsv.ParseOptions(
-                delimiter=delimiter, newlines_in_values=True, invalid_row_handler=_ragged
+                delimiter=delimiter,
+                newlines_in_values=True,
+                ignore_empty_lines=False,  # a blank line is a row: later rows keep their numbers
+                invalid_row_handler=_ragged,
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header},
@@ -152,18 +192,67 @@ def read(path: Path, name: str, schema: Schema) -> pa.Table:
             f"{name}: an XML file is not the template; for SDMX-ML use --format sdmx-ml"
         )
     head, encoding = _sniff_encoding(path, name)
-    first_line = _first_line(head, encoding, name)
+    try:
+        first_line, only_header = _first_line(path, head, encoding, name)
+    except _HeaderTooLong as long:
+        raise _header_too_long(long.partial, name, schema) from None
     delimiter = _detect_delimiter(first_line)
     header = _template_header(first_line, delimiter, name, schema)
     known = [c.name for c in schema.template_columns]
+    if only_header:  # no line end: the parse stage says there are no data rows
+        empty = {h: pa.array([], pa.string()) for h in known if h in header}
+        return to_raw(pa.table(empty), None, schema)
+    _check_quotes_closed(path, name, encoding, delimiter)
     table = _read_csv(path, name, encoding, delimiter, header, known)
+    table, rows = _without_blank_rows(table)
     if delimiter != "," and "OBS_VALUE" in table.column_names:
         table = table.set_column(
             table.column_names.index("OBS_VALUE"),
             "OBS_VALUE",
             decimal_comma(table.column("OBS_VALUE").combine_chunks(), schema),
         )
-    return to_raw(table, None, schema)
+    return to_raw(table, None, schema, rows)
+
+
+def _without_blank_rows(table: pa.Table) -> tuple[pa.Table, pa.Array]:
+    """The rows with some value, and their row numbers as a spreadsheet shows them (header = row
+    1, blank lines counted: the CSV reader keeps them as rows of empty cells)."""
+    rows = pa.array(range(2, table.num_rows + 2), pa.int64())
+    if table.num_columns == 0:
+        return table, rows
+    names = sorted(table.column_names, key=lambda n: n != "REF_AREA")  # required: the cheap test
+    keep = pc.not_equal(pc.utf8_trim_whitespace(table.column(names[0])), "")
+    if pc.all(keep).as_py():
+        return table, rows
+    for name in names[1:]:
+        keep = pc.or_(keep, pc.not_equal(pc.utf8_trim_whitespace(table.column(name)), ""))
+    return table.filter(keep), rows.filter(keep)
+
+
+def _check_quotes_closed(path: Path, name: str, encoding: str, delimiter: str) -> None:
+    """Refuse a quote that opens a cell and is never closed: the CSV reader would take every
+    row after it into that one cell. Counting the file's quotes is the cheap test; an odd count
+    is read row by row to find the row (a quote inside an unquoted cell is only a character)."""
+    odd = False
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            odd ^= chunk.count(b'"') % 2 == 1
+    if not odd:
+        return
+    row = 0
+    with path.open(encoding=encoding, newline="") as fh:
+        reader = csv.reader(fh, delimiter=delimiter, strict=True)
+        try:
+            for row, _ in enumerate(reader, start=1):  # noqa: B007 (row is read after the loop)
+                pass
+        except csv.Error as exc:
+            if "unexpected end of data" not in str(exc):
+                return  # another quirk, for the CSV reader to take or report
+            raise MidexError(
+                f'{name}: row {row + 1}: a quote (") opens a cell that is never closed, so '
+                "every row after it would be read into that one cell; close the quote (or "
+                "remove it) and resubmit"
+            ) from None
 
 
 _COMMA_NUMBER = r"^\s*[-+]?\d+(,\d+)?\s*$"
@@ -241,9 +330,11 @@ def _ragged_rows(path: Path, encoding: str, delimiter: str, expected: int) -> li
     return found
 
 
-def to_raw(table: pa.Table, sheet: str | None, schema: Schema) -> pa.Table:
-    """Add lineage (SOURCE_ROW as a spreadsheet user sees it: header = row 1) and absent columns
-    (the template columns of `schema`)."""
+def to_raw(
+    table: pa.Table, sheet: str | None, schema: Schema, rows: pa.Array | None = None
+) -> pa.Table:
+    """Add lineage (SOURCE_ROW as a spreadsheet user sees it: header = row 1, or `rows`, each
+    row's number) and absent columns (the template columns of `schema`)."""
     n = table.num_rows
     columns: dict[str, pa.Array] = {}
     for col in schema.template_columns:
@@ -251,7 +342,7 @@ def to_raw(table: pa.Table, sheet: str | None, schema: Schema) -> pa.Table:
             columns[col.name] = table.column(col.name).combine_chunks()
         else:
             columns[col.name] = pa.nulls(n, pa.string())
-    columns["SOURCE_ROW"] = pa.array(range(2, n + 2), pa.int64())
+    columns["SOURCE_ROW"] = pa.array(range(2, n + 2), pa.int64()) if rows is None else rows
     columns["SOURCE_SHEET"] = pa.array([sheet] * n, pa.string())
     columns["SOURCE_COLUMN"] = pa.nulls(n, pa.string())
     return pa.table(columns)

@@ -18,7 +18,16 @@ from midex.contract.errors import MidexError
 from midex.contract.schema import Schema
 from midex.formats.base import FormatSpec, ParsedFile
 from midex.formats.raw import RawRows
-from midex.formats.sheets import Sheet, head, kind, read_sheet, read_text, sheet_names, text_rows
+from midex.formats.sheets import (
+    Sheet,
+    head,
+    kind,
+    read_sheet,
+    read_text,
+    sheet_names,
+    text_lines,
+    text_rows,
+)
 
 HEADER = ["Country Name", "Country Code", "Indicator Name", "Indicator Code"]
 METADATA_HEADERS = (
@@ -48,7 +57,7 @@ def detect(path: Path, schema: Schema) -> bool:
     found = kind(path)
     if found == "text":
         lines = head(path, 16 * 1024).decode("utf-8", errors="replace").lstrip("\ufeff")
-        rows = [_cells(line) for line in lines.splitlines()[:_SCAN]]
+        rows = [_cells(line) for line in text_lines(lines)[:_SCAN]]
         return _header_index(rows) is not None or _metadata(rows[:1])
     if found in ("xls", "xlsx"):
         if "Data" not in sheet_names(path, path.name):
@@ -60,7 +69,7 @@ def detect(path: Path, schema: Schema) -> bool:
 def _csv_sheet(text: str) -> Sheet:
     """The CSV's rows; parsing starts at the header line, because some downloads cut a preamble
     line inside its quotes ("World Development ), which would swallow the lines after it."""
-    lines = text.splitlines()
+    lines = text_lines(text)
     start = next(
         (i for i, line in enumerate(lines[:_SCAN]) if line.startswith('"Country Name"')), 0
     )
