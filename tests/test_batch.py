@@ -20,7 +20,7 @@ pytestmark = pytest.mark.spark
 HEADER = "REF_AREA,COUNTERPART_AREA,INDICATOR,SEX,TIME_PERIOD,OBS_VALUE\n"
 # the same series key as B's first row: a duplicate only if rules mixed submissions
 A = HEADER + "MEX,,POP,_T,2020,100\nMEX,,POP,M,2020,49\nMEX,,POP,F,2020,51\n"
-# B alone: M + F != T for 2021 is an error at line 5. Its 2020 total has no breakdown in B:
+# B alone: M + F != T for 2021 is a warning at line 5 (and B is accepted). Its 2020 total has no breakdown in B:
 # checked against A's M and F (49 + 51) it would fail too, and A's key would be a duplicate.
 B = HEADER + "MEX,,POP,_T,2020,300\nMEX,,POP,M,2021,10\nMEX,,POP,F,2021,10\nMEX,,POP,_T,2021,250\n"
 # C: a national provider's area out of its scope, reported with C's own provider and areas
@@ -62,8 +62,8 @@ def test_a_batch_gives_each_submission_its_own_outcome(
 
     a, b, c = (batched[i] for i in ids)
     assert a[0] == "accepted" and a[1] == []
-    assert b[0] == "rejected"
-    assert [(rule, row) for rule, row, _, _ in b[1]] == [("sex_breakdown", 5)]
+    assert b[0] == "accepted"
+    assert [(rule, row, sev) for rule, row, sev, _ in b[1]] == [("sex_breakdown", 5, "warning")]
     assert c[0] == "rejected"
     assert [(rule, row) for rule, row, _, _ in c[1]] == [("area_out_of_scope", 3)]
     assert "PH" in c[1][0][3] and "PHL" in c[1][0][3]

@@ -552,6 +552,20 @@ def test_the_published_tables_use_the_sources_totals(processed: dict[str, Any]) 
         assert profile[area]["EMIG_STOCK"] == value, area
         assert abs(profile[area]["EMIG_STOCK_MIRROR"] - value) < 0.5, area
     assert profile["CHI"]["MIG_STOCK"] == 82_592
+    # the residual partners are corridors' origins (the source's parts), never a country's row
+    assert not {"XON", "XOS", "_X"} & set(profile)
+    residual = {
+        (k[0], k[1]): v
+        for k, v in got.items()
+        if k[1] in ("XON", "XOS") and k[2] == "MIG_STOCK" and k[3] == "_T"
+    }
+    assert residual
+    corridors = {
+        (r["DESTINATION"], r["ORIGIN"]): r["STOCK_REPORTED_BY_DESTINATION"]
+        for r in pq.read_table(folder / "corridors.parquet").to_pylist()
+        if r["TIME_PERIOD"] == "2013" and r["ORIGIN"] in ("XON", "XOS")
+    }
+    assert corridors == residual
     members = pq.read_table(folder / "group_members.parquet").to_pylist()
     assert {m["GROUP_CODE"] for m in members if m["REF_AREA"] == "CHI"} >= {"M49_150", "M49_154"}
 

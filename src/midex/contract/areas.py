@@ -48,10 +48,15 @@ def area_codes(schema: Schema) -> frozenset[str]:
     return iso3_codes() | frozenset(schema.area_overrides.values()) | frozenset(schema.area_extra)
 
 
+def residual_codes(schema: Schema) -> frozenset[str]:
+    """The residual categories (XON, XOS, _X): the part of a breakdown by partner that a source
+    could not attribute to one area; partners, never a country of their own."""
+    return frozenset(code for code, (kind, _) in schema.area_extra.items() if kind == "residuals")
+
+
 def reporting_area_codes(schema: Schema) -> frozenset[str]:
     """Areas a provider can report for: the areas codelist without the residual categories."""
-    residual = {code for code, (kind, _) in schema.area_extra.items() if kind == "residuals"}
-    return area_codes(schema) - residual
+    return area_codes(schema) - residual_codes(schema)
 
 
 @cache

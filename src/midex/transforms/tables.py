@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
+from midex.contract.areas import residual_codes
 from midex.contract.errors import MidexError
 from midex.contract.groups import group_members_table
 from midex.contract.schema import Schema
@@ -136,10 +137,15 @@ def emigrant_mirror(observations: DataFrame) -> DataFrame:
     )
 
 
-def migration_profile(observations: DataFrame, definition: dict[str, Any]) -> DataFrame:
+def migration_profile(
+    observations: DataFrame, definition: dict[str, Any], schema: Schema
+) -> DataFrame:
+    """One row per area and year; a residual partner (XON: migrants from 'Other North') is in
+    the mirrors' sums of no country and is no row of its own."""
     inputs = country_year(observations, _inputs(definition), definition.get("filter") or TOTALS)
     df = inputs.join(emigrant_mirror(observations), ["REF_AREA", "TIME_PERIOD"], "full")
     df = df.where(_any_present(definition["row_when"]))
+    df = df.where(~F.col("REF_AREA").isin(sorted(residual_codes(schema))))
     pop = F.col("POP")
     emigrants = F.coalesce(F.col("EMIG_STOCK"), F.col("EMIG_STOCK_MIRROR"))
     return (
@@ -337,7 +343,7 @@ BUILDERS: dict[str, Callable[..., DataFrame]] = {
     "aggregates": aggregates,
     "coverage": coverage,
 }
-NEEDS_SCHEMA = {"aggregates"}
+NEEDS_SCHEMA = {"aggregates", "migration_profile"}
 
 
 def build_table(
