@@ -3,24 +3,38 @@
 Test helper, not a test module. `area_labels()` maps each real file's name to the set of distinct
 (role, label) pairs of the areas it contains:
 
-- role "REF_AREA": the reporting / destination / receiving / donor / asylum area (the row labels);
+- role "REF_AREA": the reporting / destination / receiving / donor / asylum area (the row labels;
+  Vienna's NUTS, district and census-district codes);
 - role "COUNTERPART_AREA": the partner area (the origin column headers of the UN DESA 2013 matrix,
-  the receiving end of a World Bank remittance-prices corridor, a UNHCR country of origin).
+  the receiving end of a World Bank remittance-prices corridor, a UNHCR country of origin,
+  Basel-Stadt's places of arrival and departure) and a citizenship breakdown (Vienna's GEO2
+  AUT/FOR, Basel-Stadt's "Schweizer"/"Ausländer"), as midex's SDMX format reads CITIZEN.
 
 A label is the cell text as written, with surrounding whitespace trimmed and internal runs of
 whitespace collapsed to one space; footnote marks such as a trailing "*" are kept. Where a file has
 both a name column and a code column, both are labels. Numeric M49 codes are written with at least
 3 digits (4, 4.0 or "4" -> "004"). Every table row counts, aggregates, regions, "World", totals,
 residual categories and former states included; banner, title and footnote rows, header rows and
-blank labels do not. UNHCR's "-" ("all origins") placeholder is not an area and is left out.
+blank labels do not. UNHCR's "-" ("all origins") placeholder is not an area and is left out. A
+header that joins a measure and a place ("Zuzugsort: Ausland") gives the place ("Ausland").
+Columns that name the groups a row's area belongs to (WDI metadata's Region and IncomeGroup,
+OECD.Stat GIDDB's Region and Income) are not labels: they are not the area the row is about.
+
+Every file under ../shared/data/real with areas is read (tests/test_real_areas.py checks it),
+and every sheet with areas: the WDI .xls "Metadata - Countries" sheets and UNSD AMA's footnotes
+sheet are read too, their rows without values (their TableName can be spelled otherwise than the
+Data sheet: "Curaçao", "Türkiye"). UN DESA 2020's Tables 4-6 repeat Tables 1-3's areas and are
+not read.
 
 `area_labels_with_values()` keeps, per file, only the labels of rows that carry at least one value:
 a cell in the file's value columns (the year / period / measure columns, see each reader) whose
 content is a number other than 0, read in the file's notation (UN DESA 2013's space thousands
-separators, Eurostat's trailing flags such as "123 p"). Missing markers ("", "..", "-", ":",
-"n.a.") are not values, nor are zeros. A row's labels (name and code, reporting and partner ends)
-all count when the row has a value. The UN DESA 2013 matrix's origin column headers count when
-their column holds a value in a country row (one whose "Type of data (a)" is not blank).
+separators, Eurostat's trailing flags such as "123 p", Vienna's decimal comma "41,14"). Missing
+markers ("", "..", "-", ":", "n.a.") are not values, nor are zeros. A row's labels (name and
+code, reporting and partner ends) all count when the row has a value. The UN DESA 2013 matrix's
+origin column headers count when their column holds a value in a country row (one whose "Type of
+data (a)" is not blank); Basel-Stadt's place and citizenship headers when their column holds a
+value. Metadata (the WDI country metadata, UNSD AMA's footnotes) holds no value.
 
 The files are parsed here with the standard library's csv and xml.etree, openpyxl (.xlsx) and xlrd
 (.xls), never with midex's readers, so that midex can be checked against the files as published.
@@ -91,13 +105,15 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _FLAGGED = re.compile(r"(.*?)\s*[a-z]*")  # Eurostat: "-27007 e", "43110 b", "123p"
 
 
-def _nonzero(cell: object, *, spaced: bool = False, flagged: bool = False) -> bool:
+def _nonzero(
+    cell: object, *, spaced: bool = False, flagged: bool = False, comma: bool = False
+) -> bool:
     """Whether a value cell holds a number other than 0.
 
     Excel numbers are taken as they are; text must be a plain decimal number once the file's
     notation is undone: `spaced` drops space thousands separators (" 231 522 215"), `flagged` drops
-    trailing Eurostat flag letters ("123 p"). Missing markers ("", "..", "-", ":", "n.a.", "NaN")
-    are not numbers.
+    trailing Eurostat flag letters ("123 p"), `comma` reads a decimal comma ("41,14"). Missing
+    markers ("", "..", "-", ":", "n.a.", "NaN") are not numbers.
     """
     if isinstance(cell, bool):
         return False
@@ -111,6 +127,8 @@ def _nonzero(cell: object, *, spaced: bool = False, flagged: bool = False) -> bo
     if flagged:
         match = _FLAGGED.fullmatch(text)
         text = match.group(1) if match else text
+    if comma:
+        text = text.replace(",", ".", 1) if "." not in text else text
     return _NUMBER.fullmatch(text) is not None and float(text) != 0
 
 
@@ -133,8 +151,9 @@ def _csv_from(path: Path, starts: str, encoding: str = "utf-8-sig") -> list[list
     return list(csv.reader(io.StringIO(text[start:], newline="")))
 
 
-def _csv_all(path: Path, encoding: str = "utf-8-sig") -> list[list[str]]:
-    return list(csv.reader(io.StringIO(path.read_text(encoding), newline="")))
+def _csv_all(path: Path, encoding: str = "utf-8-sig", delimiter: str = ",") -> list[list[str]]:
+    text = path.read_text(encoding)
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
 
 def _xlsx_rows(path: Path, sheet: str | None = None) -> list[tuple[object, ...]]:
@@ -170,7 +189,8 @@ def _wdi_xls(path: Path) -> Iterator[Row]:
     """Values: the year columns (Excel numbers; missing values are empty strings)."""
     import xlrd
 
-    sheet = xlrd.open_workbook(path, on_demand=True).sheet_by_name("Data")
+    book = xlrd.open_workbook(path, on_demand=True)
+    sheet = book.sheet_by_name("Data")
     header = next(i for i in range(sheet.nrows) if _text(sheet.cell_value(i, 0)) == "Country Name")
     head = sheet.row_values(header)
     name, code = _index(head, "Country Name"), _index(head, "Country Code")
@@ -178,6 +198,23 @@ def _wdi_xls(path: Path) -> Iterator[Row]:
     for i in range(header + 1, sheet.nrows):
         row = sheet.row_values(i)
         yield _row(_any_value(row, years), (REF, _text(row[name])), (REF, _text(row[code])))
+    meta = book.sheet_by_name("Metadata - Countries")
+    yield from _wdi_metadata_rows([meta.row_values(i) for i in range(meta.nrows)])
+
+
+def _wdi_metadata_rows(rows: Sequence[Sequence[object]]) -> Iterator[Row]:
+    """WDI "Metadata - Countries" (a sheet of the .xls downloads, a CSV in the zip): the rows'
+    Country Code and TableName, never a value (the file holds no figures). Region and IncomeGroup
+    name the groups a row's area belongs to, not the row's area, and are not labels. TableName
+    can be spelled otherwise than the Data sheet's Country Name ("Curaçao", "Türkiye")."""
+    code, name = _index(rows[0], "Country Code"), _index(rows[0], "TableName")
+    for r in rows[1:]:
+        if len(r) > name:
+            yield _row(False, (REF, _text(r[code])), (REF, _text(r[name])))
+
+
+def _wdi_metadata_csv(path: Path) -> Iterator[Row]:
+    yield from _wdi_metadata_rows(_csv_all(path))
 
 
 def _knomad(path: Path) -> Iterator[Row]:
@@ -313,6 +350,13 @@ def _unsd_ama(path: Path) -> Iterator[Row]:
     for r in rows[header + 1 :]:
         if len(r) > name:
             yield _row(_any_value(r, years), (REF, _text(r[name])), (REF, _m49(r[code])))
+    # the footnotes sheet: the same CountryID / Country columns; its year cells mark the years a
+    # footnote applies to with "X", which is not a value
+    notes = _xlsx_rows(path, "Download-Footnotes-GNI")
+    code, name = _index(notes[0], "CountryID"), _index(notes[0], "Country")
+    for r in notes[1:]:
+        if len(r) > name:
+            yield _row(False, (REF, _text(r[name])), (REF, _m49(r[code])))
 
 
 def _remittance_prices(path: Path) -> Iterator[Row]:
@@ -348,6 +392,69 @@ def _eurostat_tsv(path: Path) -> Iterator[Row]:
             yield _row(has_value, (REF, _text(first.rsplit(",", 1)[1])))
 
 
+def _oecd_stat(path: Path) -> Iterator[Row]:
+    """OECD.Stat export (GIDDB 2019). Labels: LOCATION and Country, the row's area; REGION/Region
+    and INC/Income say which groups that area belongs to ("All regions", "High income") and are
+    not labels. Values: the "Value" column."""
+    rows = _csv_all(path)
+    head = [_text(c) for c in rows[0]]
+    code, name, value = head.index("LOCATION"), head.index("Country"), head.index("Value")
+    for r in rows[1:]:
+        if len(r) > value:
+            yield _row(_any_value(r, [value]), (REF, _text(r[code])), (REF, _text(r[name])))
+
+
+# Basel-Stadt's place of arrival / departure, written in a header as "Zuzugsort: Ausland"
+_BASEL_PLACE = re.compile(r"(?:Zuzugsort|Wegzugsort): (.+)")
+
+
+def _basel_by_place(path: Path) -> Iterator[Row]:
+    """Statistisches Amt Basel-Stadt 6011: one row per year (the area, Basel-Stadt, is not
+    written), one column per place of origin ("Zuzugsort: ...") or destination ("Wegzugsort:
+    ..."). Labels: the place, the header's text after the colon, as a partner; " Saldo" (the
+    balance) is not a place. A place counts when its column holds a value (departures are
+    negative numbers)."""
+    rows = _csv_all(path, delimiter="\t")
+    head = [_text(c) for c in rows[0]]
+    for j, h in enumerate(head):
+        if match := _BASEL_PLACE.fullmatch(h):
+            has_value = any(_nonzero(r[j]) for r in rows[1:] if len(r) > j)
+            yield _row(has_value, (COUNTERPART, match.group(1)))
+
+
+def _basel_by_citizenship(path: Path) -> Iterator[Row]:
+    """Statistisches Amt Basel-Stadt 6761: rows by country of arrival or departure (first
+    column, "Zuzugs-/Wegzugsland"), columns by citizenship ("Schweizer", "Ausländer", "Total").
+    Both are partners: a citizenship is read into COUNTERPART_AREA, as midex's SDMX format reads
+    CITIZEN (schemas/formats/sdmx.yaml). Values: the citizenship columns."""
+    rows = [r for r in _csv_all(path, delimiter="\t") if not _blank(r)]
+    head = [_text(c) for c in rows[0]]
+    _index(head, "Zuzugs-/Wegzugsland")
+    columns = range(1, len(head))
+    for j in columns:
+        has_value = any(_nonzero(r[j]) for r in rows[1:] if len(r) > j)
+        yield _row(has_value, (COUNTERPART, head[j]))
+    for r in rows[1:]:
+        yield _row(_any_value(r, columns), (COUNTERPART, _text(r[0])))
+
+
+def _vienna(path: Path) -> Iterator[Row]:
+    """Stadt Wien OGD (semicolon-separated). Labels: NUTS (AT13), DISTRICT_CODE and
+    SUB_DISTRICT_CODE (5 digits, 90000 for all of Vienna); GEO2, where present, is the
+    citizenship (AUT Austrian, FOR foreign), a partner as in `_basel_by_citizenship`. Values: the
+    measure columns after REF_DATE (MIG_* or AGE_AVE, with a decimal comma: "41,14")."""
+    rows = _csv_all(path, delimiter=";")
+    head = [_text(c) for c in rows[0]]
+    where = [(REF, _index(head, c)) for c in ("NUTS", "DISTRICT_CODE", "SUB_DISTRICT_CODE")]
+    if "GEO2" in head:
+        where.append((COUNTERPART, head.index("GEO2")))
+    values = _columns(head, lambda h: h.startswith("MIG_") or h == "AGE_AVE")
+    for r in rows[1:]:
+        if not _blank(r):
+            has_value = _any_value(r, values, comma=True)
+            yield _row(has_value, *((role, _text(r[i])) for role, i in where))
+
+
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
@@ -369,6 +476,8 @@ def _readers(root: Path) -> Iterator[tuple[str, Callable[[], Iterable[Row]]]]:
     for p in sorted(root.glob("wb_wdi_*.csv")):
         if not p.name.startswith("wb_wdi_Metadata_"):
             yield p.name, functools.partial(_wdi_csv, p)
+    for p in sorted(root.glob("wb_wdi_Metadata_Country_*.csv")):
+        yield p.name, functools.partial(_wdi_metadata_csv, p)
     for p in sorted(root.glob("wb_wdi_*.xls")):
         yield p.name, functools.partial(_wdi_xls, p)
     for name in (
@@ -398,6 +507,11 @@ def _readers(root: Path) -> Iterator[tuple[str, Callable[[], Iterable[Row]]]]:
         "wb_databank_remittance_prices_worldwide_corridors_2011-2020.csv": _remittance_prices,
         "eurostat_demo_r_gind3_CNMIGRAT_excerpt.tsv": _eurostat_tsv,
         "eurostat_sdmxml21_structurespecific_nama_10_gdp_LU.xml": _sdmx_xml,
+        "oecd_stat_export_GIDDB2019_22042022145601645.csv": _oecd_stat,
+        "basel_stadt_statabs_6011_migration_by_origin_destination.tsv": _basel_by_place,
+        "basel_stadt_statabs_6761_net_migration_by_citizenship.tsv": _basel_by_citizenship,
+        "stadt_wien_migration_by_subdistrict_sex_nationality_2007-2023.csv": _vienna,
+        "stadt_wien_average_age_by_district_2002f_decimal_comma.csv": _vienna,
     }
     for name, reader in fixed.items():
         yield name, functools.partial(reader, root / name)
