@@ -344,7 +344,11 @@ def _fields(**values: str) -> bytes:
 
 BAD_UPLOADS = {
     "oversized": (_multipart("big.csv", b"x" * (LIMIT + 1)), 413, "limit"),
-    "oversized-by-length-header": (_multipart("big.csv", b"x" * (LIMIT + 70_000)), 413, "limit"),
+    "oversized-by-length-header": (
+        _multipart("big.csv", b"x" * (LIMIT + 100_000)),
+        413,
+        "the whole body",
+    ),
     "not-multipart": (b"REF_AREA,INDICATOR\n", "text/csv", 400),
     "truncated-multipart": (_multipart("a.csv", MX_FILE[:100], close=False), 400, "incomplete"),
     "garbage-multipart": (b"\x00\x01garbage without boundaries", 400, "file"),
@@ -413,6 +417,47 @@ def test_oversized_chunked_upload_is_cut_off_while_streaming(deployment: dict) -
     )  # fmt: skip
     assert r.status_code == 413
     assert files_under(settings.landing, settings.lake) == before
+
+
+@pytest.mark.parametrize("length_header", [False, True])
+def test_bytes_after_the_closing_boundary_count_against_the_body_limit(
+    deployment: dict, length_header: bool
+) -> None:
+    """A whole, valid upload followed by an endless epilogue: the body as a whole is capped (the
+    file's limit + the form fields' + part headers), with or without Content-Length; the reading
+    stops at the cap, nothing lands, staging is empty."""
+    from midex.service.upload import max_body_bytes
+
+    settings, ctx = deployment["settings"], deployment["ctx"]
+    before = files_under(settings.landing, settings.lake)
+    count = len(ctx.catalog.submissions())
+    cap = max_body_bytes(LIMIT)
+    assert LIMIT < cap <= LIMIT + 80 * 1024
+    upload = _multipart("fine.csv", MX_FILE.replace(b"2022", b"2099"))
+    chunk, total_chunks = b"e" * 4096, 4_000  # 16 MB of epilogue, ~200 times the cap
+    sent = 0
+
+    def chunks():  # bounded: the generator stops after total_chunks whatever the server does
+        nonlocal sent
+        yield upload
+        for _ in range(total_chunks):
+            sent += 1
+            yield chunk
+
+    headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+    if length_header:
+        headers["Content-Length"] = str(len(upload) + len(chunk) * total_chunks)
+    r = deployment["clients"]["mx"].post("/api/submissions", content=chunks(), headers=headers)
+    assert r.status_code == 413, r.text
+    detail = r.json()["detail"]
+    assert f"{cap} bytes" in detail and "send the file and its form fields only" in detail
+    _no_leak(r, settings)
+    assert files_under(settings.landing, settings.lake) == before
+    assert len(ctx.catalog.submissions()) == count
+    assert not any((settings.home / "uploads").iterdir())
+    if not length_header:  # the server stopped reading (and closed): the client could send
+        # no more than the cap and what the sockets' buffers hold (~3 MB here), not all 16 MB
+        assert sent < total_chunks // 2, sent
 
 
 @pytest.mark.parametrize(
