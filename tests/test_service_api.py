@@ -383,6 +383,7 @@ BAD_UPLOADS = {
 }
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("case", list(BAD_UPLOADS))
 def test_bad_uploads_are_refused_and_write_nothing(deployment: dict, case: str) -> None:
     settings, ctx = deployment["settings"], deployment["ctx"]
@@ -402,6 +403,7 @@ def test_bad_uploads_are_refused_and_write_nothing(deployment: dict, case: str) 
     assert not any((settings.home / "uploads").iterdir())  # staging cleaned up
 
 
+@pytest.mark.fault
 def test_oversized_chunked_upload_is_cut_off_while_streaming(deployment: dict) -> None:
     settings = deployment["settings"]
     before = files_under(settings.landing, settings.lake)
@@ -419,6 +421,7 @@ def test_oversized_chunked_upload_is_cut_off_while_streaming(deployment: dict) -
     assert files_under(settings.landing, settings.lake) == before
 
 
+@pytest.mark.fault
 @pytest.mark.parametrize("length_header", [False, True])
 def test_bytes_after_the_closing_boundary_count_against_the_body_limit(
     deployment: dict, length_header: bool
@@ -604,6 +607,7 @@ def test_an_out_of_range_id_is_a_4xx_never_a_500(
     assert r.status_code == expected, r.text
 
 
+@pytest.mark.fault
 def test_a_format_that_is_a_path_is_refused_without_showing_one(deployment: dict) -> None:
     client = deployment["clients"]["mx"]
     for fmt in ("layout:../areas/overrides", "layout:/etc/passwd", "layout:nope"):
