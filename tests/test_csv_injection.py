@@ -20,6 +20,8 @@ import pytest
 
 from tests.conftest import run_cli, write
 
+pytestmark = pytest.mark.fault  # the fault and abuse suite: pytest -m fault
+
 HYPERLINK = '=HYPERLINK("http://evil.example/?q=1","click")'
 # COMMENT as submitted -> as a spreadsheet must get it in a CSV
 COMMENTS = {

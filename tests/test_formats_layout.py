@@ -132,6 +132,23 @@ def test_layout_errors_name_the_file_and_what_to_do(layouts: Path, tmp_path: Pat
         read_submission(other, "layout:typo", load_schema())
 
 
+def test_a_broken_layout_file_is_named_by_its_name_not_its_path(
+    layouts: Path, tmp_path: Path
+) -> None:
+    """The YAML parser's own message holds the file's full path on the server: what reaches a
+    provider says the layout's name, the line and column, and what is wrong."""
+    other = write(tmp_path / "other.csv", "a;b\n1;2\n")
+    (layouts / "broken.yaml").write_text("header: 1\nvalues: [x\nend: blank_row\n")
+    (layouts / "latin.yaml").write_bytes("description: d\u00e9j\u00e0 vu\n".encode("latin-1"))
+    for name, needle in (("broken", r"not valid YAML at line \d+, column \d+: "),
+                         ("latin", "not UTF-8 text")):  # fmt: skip
+        with pytest.raises(MidexError, match=f"layout {name}: {needle}") as caught:
+            read_submission(other, f"layout:{name}", load_schema())
+        message = str(caught.value)
+        assert str(tmp_path) not in message and "/" not in message, message
+        assert ".yaml" not in message and "the layout file" in message
+
+
 def test_shipped_layouts_all_load() -> None:
     """Every layout in schemas/layouts parses with known keys and names a value column."""
     from midex.formats.layout import load_layout

@@ -12,6 +12,8 @@ from midex.contract.schema import load_schema
 from midex.formats import check_format, read_submission
 from tests.conftest import REPO, write
 
+pytestmark = pytest.mark.fault  # the fault and abuse suite: pytest -m fault
+
 # names that reach files outside schemas/layouts/ if joined as a path
 TRAVERSALS = [
     "layout:../areas/overrides",  # a YAML file of the schema: its content must not be echoed

@@ -19,6 +19,8 @@ from midex.formats import read_submission, sheets
 from midex.formats.template import read_workbook
 from tests.conftest import REAL_DATA
 
+pytestmark = pytest.mark.fault  # the fault and abuse suite: pytest -m fault
+
 HEADER = ["REF_AREA", "INDICATOR", "TIME_PERIOD", "OBS_VALUE"]
 LIMITS = (
     "MIDEX_XLSX_MAX_UNCOMPRESSED_BYTES",

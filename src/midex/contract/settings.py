@@ -16,7 +16,7 @@
 | MIDEX_JOBS          | the repository's jobs/           | spark-submit entry points (DAGs use them) |
 | MIDEX_S3_ENDPOINT_URL | (AWS)                          | S3-compatible endpoint (MinIO …) when MIDEX_LANDING is s3:// |
 | MIDEX_S3_REGION     | us-east-1                        | region of the landing bucket             |
-| MIDEX_UPLOAD_MAX_BYTES | 209715200 (200 MB)            | largest file the service accepts         |
+| MIDEX_UPLOAD_MAX_BYTES | 209715200 (200 MB)            | largest file the service accepts (the whole multipart body: 72 KiB more) |
 | MIDEX_ANONYMOUS_READ | false                           | service: published, non-embargoed data without a token |
 | MIDEX_AIRFLOW_URL   | (none: embedded worker)          | service: trigger midex_intake through Airflow's REST API |
 | MIDEX_AIRFLOW_USERNAME, MIDEX_AIRFLOW_PASSWORD | (none) | Airflow login for its /auth/token     |

@@ -99,16 +99,41 @@ def layout_names(schema: Schema) -> list[str]:
 
 @cache
 def _load(path: Path, mtime: float) -> dict[str, Any]:  # noqa: ARG001 - mtime: part of the cache key
+    # The layout is named by its name only: the YAML parser's and the OS's messages hold the
+    # file's full path on the server, so only their parts that say what is wrong are kept.
+    name = path.stem
     try:
         with path.open(encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)
-    except (OSError, yaml.YAMLError) as exc:
-        raise MidexError(f"layout {path.name}: cannot be read ({exc}); fix the YAML") from exc
-    if not isinstance(doc, dict):
+    except yaml.MarkedYAMLError as exc:
+        raise MidexError(f"layout {name}: {_yaml_problem(exc)}; fix the layout file") from None
+    except yaml.YAMLError as exc:
+        raise MidexError(f"layout {name}: not valid YAML; fix the layout file") from exc
+    except UnicodeDecodeError as exc:
         raise MidexError(
-            f"layout {path.name}: expected a mapping of keys (see midex.formats.layout)"
-        )
+            f"layout {name}: not UTF-8 text (byte {exc.start}); save the layout file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise MidexError(
+            f"layout {name}: cannot be read ({exc.strerror or type(exc).__name__}); fix the "
+            "layout file's permissions"
+        ) from None
+    if not isinstance(doc, dict):
+        raise MidexError(f"layout {name}: expected a mapping of keys (see midex.formats.layout)")
     return doc
+
+
+def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
+    """`exc` without the file name its marks carry: where (line, column) and what."""
+    mark = exc.problem_mark or exc.context_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    what = exc.problem or exc.context or "a syntax error"
+    if exc.context and exc.problem and exc.context_mark is not None:
+        what += (
+            f" ({exc.context} from line {exc.context_mark.line + 1}, "
+            f"column {exc.context_mark.column + 1})"
+        )
+    return f"not valid YAML{where}: {what}"
 
 
 def load_layout(layout: str, schema: Schema) -> dict[str, Any]:

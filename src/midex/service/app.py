@@ -84,7 +84,11 @@ def add_error_handlers(app: FastAPI, settings: Settings) -> None:
 
     @app.exception_handler(UploadRefused)
     async def upload_refused(_: Request, exc: UploadRefused) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        # the rest of a refused body is not read: the connection closes after the answer
+        # (otherwise the server would drain whatever the client goes on sending)
+        return JSONResponse(
+            {"detail": exc.message}, status_code=exc.status, headers={"Connection": "close"}
+        )
 
     @app.exception_handler(Exception)
     async def crashed(_: Request, exc: Exception) -> JSONResponse:

@@ -19,11 +19,19 @@ if TYPE_CHECKING:
 
 # The multipart body is bounded as a whole, not only its file part: the form fields (format,
 # mode, provider, new) are few and short; their number, their bytes and every part's headers are
-# capped, so a body of a million tiny fields or one endless header costs nothing to refuse.
+# capped, so a body of a million tiny fields or one endless header costs nothing to refuse; and
+# the bytes read from the body are counted, whatever they are (max_body_bytes), so nothing after
+# the closing boundary, with or without Content-Length, is read past the cap.
 MAX_FIELD_BYTES = 1024  # one form field's value
 MAX_PARTS = 16  # the file and the form fields together
 MAX_FORM_BYTES = 8 * 1024  # every form field's value together
 # (a part's headers are bounded by python-multipart itself: a longer one is a malformed body)
+MAX_OVERHEAD_BYTES = 64 * 1024  # every part's headers and boundaries, a preamble or epilogue
+
+
+def max_body_bytes(max_file_bytes: int) -> int:
+    """The most bytes read from an upload's body: the file, the form fields, the overhead."""
+    return max_file_bytes + MAX_FORM_BYTES + MAX_OVERHEAD_BYTES
 
 
 class UploadRefused(Exception):
@@ -153,6 +161,15 @@ class _Parts:
             self.out = None
 
 
+def _body_too_long(cap: int, max_bytes: int) -> UploadRefused:
+    return UploadRefused(
+        413,
+        f"the upload is longer than the limit of {cap} bytes for the whole body (a file of at "
+        f"most {max_bytes} bytes and its form fields); send the file and its form fields only, "
+        "nothing after the closing boundary",
+    )
+
+
 async def receive_upload(request: Any, staging: Path, max_bytes: int) -> ReceivedUpload:
     """Parse `request`'s multipart body as it streams in; the part named `file` is the file."""
     content_type = request.headers.get("content-type", "")
@@ -160,15 +177,22 @@ async def receive_upload(request: Any, staging: Path, max_bytes: int) -> Receive
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
         raise UploadRefused(400, "send the file as multipart/form-data with a part named 'file'")
+    cap = max_body_bytes(max_bytes)
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > max_bytes + 64 * 1024:
-        raise UploadRefused(413, f"the file is larger than the limit of {max_bytes} bytes")
+    if length and length.isdigit() and int(length) > cap:
+        raise _body_too_long(cap, max_bytes)
     staging.mkdir(parents=True, exist_ok=True)
     received = ReceivedUpload(Path(tempfile.mkdtemp(prefix="upload-", dir=staging)))
     parts = _Parts(received, max_bytes)
     parser = MultipartParser(boundary, parts.callbacks())
+    read = 0
     try:
+        # counted here, not in the parser's callbacks: bytes after the closing boundary (the
+        # epilogue) reach no callback, and a chunked body has no Content-Length to check
         async for chunk in request.stream():
+            read += len(chunk)
+            if read > cap:
+                raise _body_too_long(cap, max_bytes)
             parser.write(chunk)
         parser.finalize()
         if parts.out is not None:  # the body ended inside the file part
