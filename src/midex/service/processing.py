@@ -110,15 +110,17 @@ class EmbeddedWorker(Processor):
 
     def _drain(self) -> None:
         """Parse every file that waits (no Spark needed: a provider hears about an unreadable
-        file before the JVM has started), then take the rest to accepted or rejected."""
-        from midex.stages import parse_stage
+        file before the JVM has started), then take the rest to accepted or rejected. Those
+        a process died with come last (`suspects_last`): the others do not wait behind them."""
+        from midex.stages import parse_stage, suspects_last
 
         with self._lock:
             self._drain_queued = False
+        catalog = self.ctx.catalog
         try:
-            for sub in self.ctx.catalog.submissions((SubmissionStatus.received,)):
+            for sub in suspects_last(self.ctx, catalog.submissions((SubmissionStatus.received,))):
                 self._guarded(sub.id, functools.partial(parse_stage, self.ctx, stored_id(sub)))
-            for sub in self.ctx.catalog.submissions(WORKER_STATUSES):
+            for sub in suspects_last(self.ctx, catalog.submissions(WORKER_STATUSES)):
                 self._guarded(sub.id, functools.partial(self._run, stored_id(sub)))
         except Interrupted as exc:
             log.info("%s", exc)
