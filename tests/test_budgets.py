@@ -7,6 +7,7 @@ parse stage runs without it, and the service parses before it starts the JVM).""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -49,7 +50,7 @@ def _small(path: Path) -> Path:
 
 
 def _leftovers(lake: Path) -> list[Path]:
-    return [p for p in lake.rglob(".*") if p.name.startswith((".tmp-", ".stage-"))]
+    return [p for p in lake.rglob(".*") if p.name.startswith((".tmp-", ".stage-", ".batch-"))]
 
 
 def _parse_folders(home: Path) -> set[str]:
@@ -201,6 +202,166 @@ def test_the_service_stops_within_seconds_on_sigterm(midex_home, tmp_path, big_f
     assert run.message.startswith(INTERRUPTED), run.message
     assert catalog.submission(sid).status == SubmissionStatus.received
     assert _leftovers(midex_home / "lake") == [] and _parse_folders(midex_home) == set()
+
+
+def test_the_worker_stops_within_its_bound_when_its_work_cannot_be_cut(ctx, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Work that neither looks at the stop flag nor runs Spark jobs (pyarrow writing a release
+    or resolve's files) does not hold `stop` past STOP_WAIT_S: the worker is left behind (the
+    process then exits without it, as `midex serve` does), and the stage run it had open is
+    recorded as interrupted by a stop, not as a failed attempt of its submission."""
+    from midex.service.processing import STOP_WAIT_S, EmbeddedWorker
+    from midex.stages import claimed, submit
+
+    ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
+    sub = submit(ctx, _small(tmp_path / "small.csv"), "WB")
+    # not for the worker's own drain: this test gives the worker its work itself
+    ctx.catalog.update_submission(sub.id, status=SubmissionStatus.accepted)
+    worker = EmbeddedWorker(ctx)
+    worker.start()
+    holding, release = threading.Event(), threading.Event()
+
+    def uncuttable() -> None:  # a stage of the worker that only ends when it has finished
+        with claimed(ctx, [ctx.catalog.submission(sub.id)]):
+            ctx.catalog.start_stage(sub.id, "harmonise", alone=True)
+            holding.set()
+            release.wait(60)
+
+    assert worker._executor is not None
+    worker._executor.submit(uncuttable)
+    try:
+        assert holding.wait(30), "the work never started"
+        started = time.monotonic()
+        stopper = threading.Thread(target=worker.stop, daemon=True)
+        stopper.start()
+        stopper.join(STOP_WAIT_S + 10)
+        took = time.monotonic() - started
+        assert not stopper.is_alive(), f"stop() still waits after {took:.1f} s"
+    finally:
+        release.set()
+    assert STOP_WAIT_S <= took < STOP_WAIT_S + 2, took
+    assert worker.abandoned
+    (run,) = ctx.catalog.stage_runs(sub.id)
+    assert run.finished_at is not None and run.message.startswith(INTERRUPTED), run.message
+    assert ctx.catalog.failed_attempts([sub.id]) == {}
+
+
+def _upload(url: str, token: str, path: Path) -> int:
+    with path.open("rb") as f:
+        r = httpx.post(
+            url + "/api/submissions",
+            files={"file": (path.name, f)},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=60,
+        )
+    assert r.status_code == 202, r.text
+    return int(r.json()["id"])
+
+
+def _serve(port: int) -> subprocess.Popen[bytes]:
+    """A real `midex serve` (its own process group: the JVM too), once it answers /health."""
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "midex"), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            os.killpg(server.pid, signal.SIGKILL)
+            pytest.fail("the service did not start")
+        time.sleep(0.1)
+
+
+def _sigterm(server: subprocess.Popen[bytes]) -> float:
+    """SIGTERM; seconds until the process and everything it started (the JVM) are gone."""
+    started = time.monotonic()
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                os.killpg(server.pid, 0)  # anything of its group still alive?
+            except ProcessLookupError:
+                return time.monotonic() - started
+            assert time.monotonic() < deadline, "the service's JVM outlived it"
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_spark_stage_stops_the_service_and_the_next_start_ends_the_work(
+    midex_home, tmp_path, cli
+) -> None:  # type: ignore[no-untyped-def]
+    """A real `midex serve` harmonising or validating a 144,000-row file, SIGTERM: it and its
+    JVM are gone within seconds, the stage run is closed as interrupted (not an attempt), no
+    temporary folder is left half-written, and the next start takes the file to the end."""
+    from midex.service.processing import STOP_WAIT_S
+    from midex.storage.catalog import open_catalog
+
+    assert cli("provider", "add", "WB", "--name", "World Bank", "--kind", "agency").code == 0
+    token = cli("provider", "token", "WB", "--json").json()["token"]
+    big = tmp_path / "big.csv"
+    with big.open("w", encoding="utf-8") as out:
+        out.write("REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE\n")
+        for area in ("MEX", "GTM", "HND", "SLV", "NIC", "CRI", "PAN", "COL", "PER", "ECU"):
+            for indicator in ("GDP", "POP", "REMIT_IN"):
+                out.writelines(
+                    f"{area},{indicator},{1900 + m // 12}-{m % 12 + 1:02d},{m}.5\n"
+                    for m in range(2400)
+                )
+    catalog = open_catalog(None)
+    port = free_port()
+    server = _serve(port)
+    try:
+        sid = _upload(f"http://127.0.0.1:{port}", token, big)
+        deadline = time.monotonic() + 300  # the JVM starts on the first Spark stage
+        while not any(
+            r.stage in ("harmonise", "validate") and r.finished_at is None
+            for r in catalog.stage_runs(sid)
+        ):
+            assert server.poll() is None, server.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the worker never reached a Spark stage"
+            time.sleep(0.02)
+        took = _sigterm(server)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    assert took < STOP_WAIT_S + 6, f"the service took {took:.1f} s to stop"
+    cut = [r for r in catalog.stage_runs(sid) if r.ok is False]
+    assert [r.stage for r in cut] in (["harmonise"], ["validate"])
+    assert cut[0].message.startswith(INTERRUPTED), cut[0].message
+    assert catalog.failed_attempts([sid]) == {}
+    assert str(catalog.submission(sid).status) in ("parsed", "harmonised")
+    assert catalog.claims() == [] or all(c.submission_id == sid for c in catalog.claims())
+
+    server = _serve(port)  # the next start takes the file up again, to the end
+    try:
+        deadline = time.monotonic() + 600
+        while str(catalog.submission(sid).status) != "accepted":
+            assert server.poll() is None, server.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, catalog.submission(sid).status
+            time.sleep(0.2)
+        _sigterm(server)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    sub = catalog.submission(sid)
+    assert sub.rows_harmonised == 72_000 and not sub.error
+    assert all(r.finished_at is not None for r in catalog.stage_runs(sid))
+    assert catalog.claims() == []
+    assert _leftovers(midex_home / "lake") == []
 
 
 def test_a_file_is_read_from_a_host_whose_main_script_cannot_run_twice(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -86,12 +86,37 @@ def test_open_stage_runs_of_a_claimed_submission_are_closed_as_interrupted(
 ) -> None:
     run = catalog.start_stage(1, "harmonise")  # its process died: never finished
     other = catalog.start_stage(2, "parse")
-    assert catalog.close_interrupted_stages([1]) == 1
+    assert [r.id for r in catalog.close_interrupted_stages([1])] == [run]
     (closed,) = catalog.stage_runs(1)
     assert closed.id == run and closed.ok is False and closed.finished_at is not None
     assert "interrupted" in (closed.message or "")
     (still_open,) = catalog.stage_runs(2)  # not claimed here: left alone
     assert still_open.id == other and still_open.finished_at is None
+
+
+def test_a_dead_process_counts_against_the_submission_it_ran_alone_only(
+    catalog: Catalog,
+) -> None:
+    """A batch's run left open by a dead process is interrupted (no one's fault: its
+    submissions run alone next); a run it held for one submission alone is that submission's
+    failed attempt; a stop recorded by the process itself is neither."""
+    from midex.stages.runner import alone_rank
+    from midex.storage.catalog import DIED_IN_BATCH, PROCESS_DIED
+
+    batch = [catalog.start_stage(i, "harmonise") for i in (1, 2)]
+    alone = catalog.start_stage(3, "validate", alone=True)
+    stopped = catalog.start_stage(4, "validate", alone=True)
+    assert alone_rank(catalog.latest_stage_runs([3])[3]) == 2  # open: ranked before closing
+    closed = catalog.close_interrupted_stages([1, 2, 3])
+    assert [r.id for r in closed] == [*batch, alone]
+    assert all(r.message.startswith(DIED_IN_BATCH) for r in closed[:2])
+    assert closed[2].message.startswith(PROCESS_DIED)
+    (cut,) = catalog.close_interrupted_stages([4], reason="the process was stopping")
+    assert cut.id == stopped and cut.message == "interrupted: the process was stopping"
+    assert catalog.close_interrupted_stages([1, 2, 3, 4]) == []  # nothing open any more
+    assert catalog.failed_attempts([1, 2, 3, 4]) == {3: 1}
+    latest = catalog.latest_stage_runs([1, 2, 3, 4])
+    assert [alone_rank(latest[i]) for i in (1, 2, 3, 4)] == [1, 1, 2, 0]
 
 
 def _hold_lock(url: str, name: str, ready, release) -> None:  # type: ignore[no-untyped-def]
@@ -274,6 +299,48 @@ def test_a_submission_that_crashed_too_often_is_not_retried_automatically(
     crash(poisoned, "java.lang.OutOfMemoryError")  # the third crash of its own
     assert [s.id for s in pending(ctx)] == [other]
     assert [s.id for s in pending(ctx, poisoned)] == [poisoned]  # named, it is tried again
+
+
+def test_a_submission_a_process_died_with_alone_too_often_is_given_up(ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """What a claimer finds after a process died (kill -9, the OOM killer) while it ran one
+    submission alone, MIDEX_MAX_ATTEMPTS times: that submission `failed`, with a finding that
+    says why and how to retry it, and not taken again; the others go on. (The real process
+    deaths are in tests/test_kill9.py; here the dead process's open runs are made by
+    start_stage as a dead run leaves them.)"""
+    from midex.contract.findings import read_findings
+    from midex.stages import claimed, pending, submit
+    from midex.storage.catalog import SubmissionStatus
+
+    ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
+    poisoned, other = (
+        submit(ctx, _template(tmp_path / f"{a}.csv", a, 1.0), "WB").id for a in ("MEX", "GTM")
+    )
+    for attempt in range(1, ctx.settings.max_attempts + 1):
+        ctx.catalog.start_stage(poisoned, "harmonise", alone=True)  # then the process died
+        ctx.catalog.start_stage(other, "harmonise")  # in a batch: not its fault
+        with claimed(ctx, ctx.catalog.submissions()) as mine:
+            if attempt < ctx.settings.max_attempts:
+                assert [s.id for s in mine.subs] == [poisoned, other] and not mine.given_up
+                assert {s.id for s in pending(ctx)} == {poisoned, other}
+        assert ctx.catalog.failed_attempts([poisoned, other]) == {poisoned: attempt}
+    assert [s.id for s in mine.subs] == [other]
+    (failed,) = mine.given_up
+    assert failed.id == poisoned and failed.status == SubmissionStatus.failed
+    assert ctx.catalog.submission(poisoned).status == SubmissionStatus.failed
+    assert ctx.catalog.claims() == []
+    (finding,) = read_findings(ctx.lake.findings_file(poisoned))
+    assert finding.rule == "process_died" and finding.severity == "error"
+    for said in (
+        "the process handling it ended unexpectedly 3 times",
+        "MIDEX_SPARK_DRIVER_MEMORY (4g)",
+        "not retried automatically",
+        f"midex run --submission {poisoned}",
+        f"/api/submissions/{poisoned}/retry",
+    ):
+        assert said in finding.message and said in failed.error
+    assert [s.id for s in pending(ctx)] == [other]  # not taken again automatically
+    with claimed(ctx, pending(ctx, poisoned)) as again:  # named, it is taken again
+        assert [s.id for s in again.subs] == [poisoned] and not again.given_up
 
 
 @pytest.mark.spark

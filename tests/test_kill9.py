@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,16 +43,18 @@ def _big_template(path: Path) -> Path:
     return path
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, **settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MIDEX_")}
     env["MIDEX_HOME"] = str(home)
-    return env
+    return {**env, **settings}
 
 
-def _midex(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([MIDEX, *args], env=_env(home), capture_output=True, text=True,
-                          timeout=900)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
+def _midex(
+    home: Path, *args: str, code: int = 0, **settings: str
+) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([MIDEX, *args], env=_env(home, **settings), capture_output=True,
+                          text=True, timeout=900)  # fmt: skip
+    assert done.returncode == code, done.stderr[-3000:]
     return done
 
 
@@ -78,9 +81,9 @@ def _open_stage(home: Path, stage: str) -> bool:
     return found is not None
 
 
-def _kill_when(home: Path, args: list[str], ready: Any, what: str) -> None:
+def _kill_when(home: Path, args: list[str], ready: Any, what: str, **settings: str) -> None:
     """Start `midex ARGS`, wait (bounded) until `ready()` says it is inside the stage, kill -9."""
-    proc = subprocess.Popen([MIDEX, *args], env=_env(home), stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([MIDEX, *args], env=_env(home, **settings), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + 600
     try:
@@ -145,7 +148,97 @@ def test_kill_9_at_each_stage_then_rerun_gives_the_uninterrupted_release(tmp_pat
         assert all(r.finished_at is not None for r in runs), runs
     interrupted = [r for s in subs for r in catalog.stage_runs(s.id) if r.ok is False]  # type: ignore[arg-type]
     assert {r.stage for r in interrupted} >= {"parse", "harmonise", "validate"}
-    assert all("interrupted" in (r.message or "") for r in interrupted)
-    leftovers = [p for p in lake.rglob(".*") if p.name.startswith((".tmp-", ".stage-"))]
+    # a dead process's run: interrupted (in a batch), or a failed attempt of the one
+    # submission it held alone (one kill each is far from MIDEX_MAX_ATTEMPTS)
+    assert all(r.message.startswith(("interrupted", "process died")) for r in interrupted)
+    leftovers = [p for p in lake.rglob(".*") if p.name.startswith((".tmp-", ".stage-", ".batch-"))]
     assert not leftovers
     assert [r.number for r in catalog.releases()] == [1]
+
+
+def test_a_submission_that_kills_its_process_each_time_is_given_up_and_the_next_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A file whose processing kills the process (the OOM killer, the Spark driver's JVM out of
+    memory: here a real `midex run` killed with SIGKILL while it harmonises that file) is not
+    retried for ever: a death in a batch counts against no one and sends its submissions
+    through alone, after the others; a death while the file ran alone is a failed attempt;
+    after MIDEX_MAX_ATTEMPTS (2 here) the next run marks it `failed` with a finding saying
+    why, the other file is accepted, and only naming the file tries it again."""
+    from midex.contract.findings import read_findings
+    from midex.storage.catalog import Catalog, StageRun
+
+    home = tmp_path / "home"
+    _midex(home, "init")
+    _midex(home, "provider", "add", "WB", "--name", "World Bank", "--kind", "agency")
+    poisoned_file = tmp_path / "poisoned.csv"
+    with poisoned_file.open("w", encoding="utf-8") as out:
+        out.write("REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE\n")
+        out.writelines(f"MEX,GDP,{1900 + m // 12}-{m % 12 + 1:02d},{m}.5\n" for m in range(2400))
+    _midex(home, "submit", str(poisoned_file), "--provider", "WB")
+    _midex(home, "submit", str(DEMO / "wb_kmd_remittances_gdp_2018_2022.csv"), "--provider", "WB")
+    catalog = Catalog(f"sqlite:///{home / 'catalog.db'}")
+    poisoned, innocent = (s.id for s in catalog.submissions())
+    assert poisoned is not None and innocent is not None
+    limit = {"MIDEX_MAX_ATTEMPTS": "2"}
+
+    def harmonising(*sids: int) -> Callable[[], bool]:
+        """Ready when each of `sids` has a harmonise run open, started after this call."""
+        seen = max((r.id or 0 for sid in sids for r in runs_of(sid)), default=0)
+
+        def ready() -> bool:
+            return all(
+                any(
+                    r.stage == "harmonise" and r.finished_at is None and (r.id or 0) > seen
+                    for r in runs_of(sid)
+                )
+                for sid in sids
+            )
+
+        return ready
+
+    def runs_of(sid: int) -> list[StageRun]:
+        return catalog.stage_runs(sid)
+
+    # 1: killed while both are harmonised in one batch: no one's failed attempt (each death
+    # is found, and its stage run closed, by the next run that claims the submission)
+    _kill_when(home, ["run"], harmonising(poisoned, innocent), "the batch's harmonise", **limit)
+    # 2: both go alone, the file first (both are as suspect), and it kills the process again
+    _kill_when(home, ["run"], harmonising(poisoned), "harmonise alone", **limit)
+    assert catalog.failed_attempts([poisoned, innocent]) == {}
+    assert [r.message for r in runs_of(innocent) if r.ok is False] == [
+        "interrupted: the process running this stage in a batch ended unexpectedly (killed, "
+        "or out of memory); its submissions are processed one at a time next"
+    ]
+    # 3: the other file now goes first, to the end; the poisoned one kills the process again
+    _kill_when(home, ["run"], harmonising(poisoned), "harmonise alone, again", **limit)
+    assert str(catalog.submission(innocent).status) == "accepted"
+    assert catalog.failed_attempts([poisoned, innocent]) == {poisoned: 1}
+    assert str(catalog.submission(poisoned).status) == "parsed"  # still pending, until ...
+    # 4: ... the next run finds the second death and gives the file up, saying why
+    done = _midex(home, "run", code=1, **limit)
+    failed = catalog.submission(poisoned)
+    assert str(failed.status) == "failed"
+    assert catalog.failed_attempts([poisoned, innocent]) == {poisoned: 2}
+    assert "the process handling it ended unexpectedly 2 times" in done.stderr
+    (finding,) = read_findings(
+        home / "lake" / "reports" / f"submission={poisoned}" / "findings.json"
+    )
+    assert finding.rule == "process_died" and finding.message == failed.error
+    for said in ("MIDEX_SPARK_DRIVER_MEMORY", "not retried automatically",
+                 f"midex run --submission {poisoned}"):  # fmt: skip
+        assert said in failed.error
+    assert all(r.finished_at is not None for r in runs_of(poisoned))
+    # 5: not taken again automatically
+    before = len(runs_of(poisoned))
+    _midex(home, "run", **limit)
+    assert len(runs_of(poisoned)) == before and str(catalog.submission(poisoned).status) == "failed"
+    # 6: named, it is tried again (and, not poisoned after all, accepted)
+    _midex(home, "run", "--submission", str(poisoned), **limit)
+    assert str(catalog.submission(poisoned).status) == "accepted"
+    assert str(catalog.submission(innocent).status) == "accepted"
+    assert catalog.claims() == []
+    leftovers = [
+        p for p in (home / "lake").rglob(".*") if p.name.startswith((".tmp-", ".stage-", ".batch-"))
+    ]
+    assert not leftovers

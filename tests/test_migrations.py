@@ -258,7 +258,7 @@ def test_init_upgrades_every_released_catalog_with_its_data(empty_url: str, hist
     # usable: claim and finish an old pending submission, add new rows of every kind
     owner = "upgrade-test:1:abcd"
     assert catalog.claim([pending.id], owner, lease_s=60) == [pending.id]
-    assert catalog.close_interrupted_stages([pending.id]) == 1
+    assert len(catalog.close_interrupted_stages([pending.id])) == 1
     catalog.update_submission(pending.id, status=SubmissionStatus.accepted)
     catalog.release_claims(owner)
     new = catalog.add_submission(

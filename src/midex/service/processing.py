@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from midex.formats.isolation import Interrupted
 from midex.storage.catalog import SubmissionStatus, stored_id
+from midex.storage.owners import this_process
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -31,6 +33,15 @@ log = logging.getLogger("midex.service")
 
 # failed submissions are not retried by the worker on its own (they would loop); `retry` does it
 WORKER_STATUSES = (SubmissionStatus.received, SubmissionStatus.parsed, SubmissionStatus.harmonised)
+
+# How long `EmbeddedWorker.stop` waits for the worker's work to end once told to stop. A read
+# stops at once (its reader is killed) and a Spark stage within a second or two of its jobs'
+# cancellation, but pyarrow work (publish writing a release, resolve's files) cannot be
+# cancelled; past this the worker is left behind and the process exits without it, as after
+# kill -9, which every stage survives (tests/test_kill9.py). 4 s: with uvicorn's 5 s for open
+# requests, `midex serve` ends within the 10 s a container runtime waits before SIGKILL
+# (`docker stop`'s default).
+STOP_WAIT_S = 4.0
 
 
 class Processor:
@@ -64,6 +75,9 @@ class EmbeddedWorker(Processor):
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._drain_queued = False
+        # set by `stop` when the work did not end within STOP_WAIT_S: the process must exit
+        # without waiting for the worker thread (`midex serve` does)
+        self.abandoned = False
 
     def spark(self) -> SparkSession:
         if self._spark is None:
@@ -78,10 +92,13 @@ class EmbeddedWorker(Processor):
         self._schedule_drain()  # whatever was pending before a restart
 
     def stop(self) -> None:
-        """Stop within seconds (SIGTERM): no new stage starts, a file being read is dropped
+        """Stop within STOP_WAIT_S (SIGTERM): no new stage starts, a file being read is dropped
         (its reader process killed), the running Spark jobs are cancelled; the stage cut short
         is recorded as interrupted, its submission keeps its status and is taken up again at
-        the next start. Lake writes go through temporary folders, so nothing is half-written."""
+        the next start. Work that does not end in time (pyarrow: publish, resolve) is left
+        behind (`abandoned`): what it had open is recorded as interrupted here, and the
+        process exits without it. Lake writes go through temporary folders named by their
+        process and are swapped in whole, so nothing is half-written either way."""
         if self._executor is None:
             return
         self.ctx.stopping.set()
@@ -94,9 +111,30 @@ class EmbeddedWorker(Processor):
             done.set()
 
         threading.Thread(target=finish, daemon=True).start()
+        deadline = time.monotonic() + STOP_WAIT_S
         while not done.wait(0.2):
             if self._spark is not None:
                 self._spark.sparkContext.cancelAllJobs()
+            if time.monotonic() >= deadline:
+                self._abandon()
+                return
+
+    def _abandon(self) -> None:
+        """The worker's work did not end in time: its open stage runs are recorded as
+        interrupted by a stop (not a failed attempt of their submissions). Its claims stay
+        until the process is gone (then the next claimer on this host takes them at once):
+        released now, another process could start on a submission still being written."""
+        self.abandoned = True
+        catalog = self.ctx.catalog
+        mine = [c.submission_id for c in catalog.claims() if this_process(c.owner)]
+        reason = f"the process was stopping; its work was cut after {STOP_WAIT_S:g} s"
+        closed = catalog.close_interrupted_stages(mine, reason=reason)
+        log.warning(
+            "the worker did not stop within %g s; left behind, its stage runs %s recorded as "
+            "interrupted",
+            STOP_WAIT_S,
+            [r.id for r in closed],
+        )
 
     def alive(self) -> bool:
         return self._executor is not None
@@ -110,15 +148,17 @@ class EmbeddedWorker(Processor):
 
     def _drain(self) -> None:
         """Parse every file that waits (no Spark needed: a provider hears about an unreadable
-        file before the JVM has started), then take the rest to accepted or rejected."""
-        from midex.stages import parse_stage
+        file before the JVM has started), then take the rest to accepted or rejected. Those
+        a process died with come last (`suspects_last`): the others do not wait behind them."""
+        from midex.stages import parse_stage, suspects_last
 
         with self._lock:
             self._drain_queued = False
+        catalog = self.ctx.catalog
         try:
-            for sub in self.ctx.catalog.submissions((SubmissionStatus.received,)):
+            for sub in suspects_last(self.ctx, catalog.submissions((SubmissionStatus.received,))):
                 self._guarded(sub.id, functools.partial(parse_stage, self.ctx, stored_id(sub)))
-            for sub in self.ctx.catalog.submissions(WORKER_STATUSES):
+            for sub in suspects_last(self.ctx, catalog.submissions(WORKER_STATUSES)):
                 self._guarded(sub.id, functools.partial(self._run, stored_id(sub)))
         except Interrupted as exc:
             log.info("%s", exc)

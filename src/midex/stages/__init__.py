@@ -17,7 +17,14 @@ from midex.stages.land import Received, receive, register, register_landed, subm
 from midex.stages.parse import parse, parse_stage
 from midex.stages.publish import publish
 from midex.stages.resolve import needs_resolve, resolution, resolve
-from midex.stages.runner import pending, process, process_batch, reprocess, run
+from midex.stages.runner import (
+    pending,
+    process,
+    process_batch,
+    reprocess,
+    run,
+    suspects_last,
+)
 from midex.stages.validate import validate, validate_batch
 
 __all__ = [
@@ -42,6 +49,7 @@ __all__ = [
     "resolve",
     "run",
     "submit",
+    "suspects_last",
     "validate",
     "validate_batch",
 ]

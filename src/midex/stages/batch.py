@@ -10,6 +10,7 @@ from midex.storage.catalog import (
     Submission,
     stored_id,
 )
+from midex.storage.lake import owned_suffix, remove_leftovers
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,11 +39,11 @@ def write_batch(
     """Write `df` (rows of several submissions) in ONE Spark job, then swap each submission's
     part into `<zone>/submission=<id>/`, so each folder still changes all at once. `empty`:
     the caller knows `df` has no rows; no Spark job runs."""
-    import uuid
-
     from pyspark.sql import functions as F
 
-    staging = ctx.lake.root / zone / f".batch-{uuid.uuid4().hex[:8]}"
+    # named by this process, so a killed writer's staging folder is removed by the next one
+    remove_leftovers(ctx.lake.root / zone, ".batch-")
+    staging = ctx.lake.root / zone / f".batch-{owned_suffix()}"
     try:
         if not empty:
             df.withColumn("_PART", F.col("SUBMISSION_ID")).write.partitionBy("_PART").parquet(

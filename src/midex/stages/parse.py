@@ -55,9 +55,9 @@ def parse(ctx: Context, sub: Submission) -> Submission:
 def parse_stage(ctx: Context, submission_id: int) -> Submission:
     """The parse stage alone (no Spark), for the DAG: received/failed -> parsed or rejected."""
     with claimed(ctx, [ctx.catalog.submission(submission_id)]) as mine:
-        if not mine:  # another process is processing it
+        if not mine.subs:  # another process is processing it, or it was given up (failed)
             return ctx.catalog.submission(submission_id)
-        sub = mine[0]
+        sub = mine.subs[0]
         if sub.status == SubmissionStatus.failed:
             sub = ctx.catalog.update_submission(submission_id, status=SubmissionStatus.received)
         if sub.status == SubmissionStatus.received:

@@ -9,7 +9,13 @@ from midex.contract.clock import utcnow
 from midex.contract.errors import BudgetExceeded, MidexError
 from midex.contract.findings import Finding, summarise, write_findings
 from midex.formats.isolation import Interrupted
-from midex.storage.catalog import INTERRUPTED, Submission, SubmissionStatus
+from midex.storage.catalog import (
+    INTERRUPTED,
+    PROCESS_DIED,
+    StageRun,
+    Submission,
+    SubmissionStatus,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -24,7 +30,7 @@ def run_stage(
     assert sub.id is not None
     if ctx.stopping.is_set():
         raise Interrupted(f"{stage} of submission {sub.id} not started: the process is stopping")
-    run_id = ctx.catalog.start_stage(sub.id, stage)
+    run_id = ctx.catalog.start_stage(sub.id, stage, alone=True)
     try:
         result = fn(sub)
     except Interrupted as exc:
@@ -59,3 +65,39 @@ def run_stage(
         raise
     ctx.catalog.finish_stage(run_id, True)
     return result
+
+
+def give_up_after_deaths(ctx: Context, closed: list[StageRun]) -> list[Submission]:
+    """Of the stage runs a dead process left open (just closed by the next claimer, `closed`),
+    those it held for one submission alone are that submission's failed attempts. A submission
+    whose processing has now failed MIDEX_MAX_ATTEMPTS times ends `failed`, with a finding that
+    says why and how to try again; it is not taken again automatically. Returns those."""
+    died = {r.submission_id: r.stage for r in closed if (r.message or "").startswith(PROCESS_DIED)}
+    attempts = ctx.catalog.failed_attempts(list(died))
+    limit = ctx.settings.max_attempts
+    given_up = []
+    for sid, stage in died.items():
+        if attempts.get(sid, 0) < limit:
+            continue
+        deaths = sum(
+            1 for r in ctx.catalog.stage_runs(sid) if (r.message or "").startswith(PROCESS_DIED)
+        )
+        settings = ctx.settings
+        if stage == "parse":  # the rows read are held by this process: bounded by the reader's
+            memory = f"the file reader's MIDEX_PARSE_MEMORY_MB ({settings.parse_memory_mb} MB)"
+        else:
+            memory = f"Spark's MIDEX_SPARK_DRIVER_MEMORY ({settings.spark_driver_memory})"
+        times = "once" if deaths == 1 else f"{deaths} times"
+        message = (
+            f"{stage} of submission {sid}: the process handling it ended unexpectedly {times} "
+            f"while it processed this submission alone (it was killed, or ran out of memory: "
+            f"{memory}); after {attempts[sid]} failed attempts (MIDEX_MAX_ATTEMPTS is {limit}) "
+            f"it is not retried automatically. To try again: `midex run --submission {sid}`, "
+            f"or POST /api/submissions/{sid}/retry; a smaller file (split it) may pass"
+        )
+        finding = Finding("error", "process_died", None, None, None, None, None, message)
+        write_findings(ctx.lake.findings_file(sid), [finding])
+        given_up.append(
+            ctx.catalog.update_submission(sid, status=SubmissionStatus.failed, error=message)
+        )
+    return given_up

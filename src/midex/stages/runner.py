@@ -11,8 +11,12 @@ from midex.contract.errors import MidexError
 from midex.formats.isolation import Interrupted
 from midex.storage.catalog import (
     BATCH_RETRIED,
+    DIED_IN_BATCH,
     INTERRUPTED,
+    PROCESS_DIED,
+    RUNNING_ALONE,
     ProviderKind,
+    StageRun,
     Submission,
     SubmissionStatus,
     stored_id,
@@ -120,7 +124,34 @@ def process_batch(
     workers or Airflow tasks never process one twice. Returns (the results of those, in the
     order given; failure messages)."""
     with claimed(ctx, subs) as mine:
-        return _process_claimed(ctx, spark, mine)
+        results, failures = _process_claimed(ctx, spark, mine.subs)
+    # those given up (a process died with them once too often) are failed results too
+    failures += [f"submission {stored_id(s)}: {s.error}" for s in mine.given_up]
+    out = {stored_id(s): s for s in [*results, *mine.given_up]}
+    return [out[i] for i in map(stored_id, subs) if i in out], failures
+
+
+def alone_rank(run: StageRun | None) -> int:
+    """0: process with others; 1: the submission's latest stage run ended with the death of a
+    process that ran it in a batch (or a batch's run still open); 2: with the death of a
+    process that ran it alone (or such a run still open): the likeliest cause of the death.
+    Those ranked 1 or 2 are processed alone, after the others, 2 last."""
+    if run is None:
+        return 0
+    message = run.message or ""
+    if run.finished_at is None:
+        return 2 if message == RUNNING_ALONE else 1
+    if message.startswith(PROCESS_DIED):
+        return 2
+    return 1 if message.startswith(DIED_IN_BATCH) else 0
+
+
+def suspects_last(ctx: Context, subs: list[Submission]) -> list[Submission]:
+    """`subs` in their order, except that those whose latest stage run a process left by
+    dying come after the others (alone_rank): one file that kills the process does not hold
+    back the files behind it until it has failed MIDEX_MAX_ATTEMPTS times."""
+    latest = ctx.catalog.latest_stage_runs([stored_id(s) for s in subs])
+    return sorted(subs, key=lambda s: alone_rank(latest.get(stored_id(s))))
 
 
 def _process_claimed(
@@ -131,6 +162,32 @@ def _process_claimed(
     subs = [s for s in subs if s.status in SubmissionStatus.pending()]
     if subs:
         import_in_background()  # overlaps parsing and harmonisation
+    # Those a process died with (kill -9, the OOM killer) go after the others, each through
+    # every stage alone: a batch's death is no one's in particular, a death while one
+    # submission ran alone is that one's (record.give_up_after_deaths).
+    latest = ctx.catalog.latest_stage_runs([stored_id(s) for s in subs])
+    rank = {i: r for i in map(stored_id, subs) if (r := alone_rank(latest.get(i)))}
+    if rank:
+        log.warning(
+            "submissions %s: a process died while it processed them; each is processed alone, "
+            "after the others",
+            sorted(rank),
+        )
+    suspects = sorted((s for s in subs if stored_id(s) in rank), key=lambda s: rank[stored_id(s)])
+    groups = [[s for s in subs if stored_id(s) not in rank], *([s] for s in suspects)]
+    by_id: dict[int, Submission] = {}
+    failures: list[str] = []
+    for group in groups:
+        done, failed = _through_stages(ctx, spark, group)
+        by_id.update({stored_id(s): s for s in done})
+        failures += failed
+    return [by_id[stored_id(s)] for s in subs], failures
+
+
+def _through_stages(
+    ctx: Context, spark: SparkSession, subs: list[Submission]
+) -> tuple[list[Submission], list[str]]:
+    """Parse, then harmonise and validate `subs` together (in batches), agencies first."""
     by_id: dict[int, Submission] = {}
     failures: list[str] = []
     for sub in subs:

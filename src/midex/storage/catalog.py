@@ -98,6 +98,14 @@ def stored_id(sub: Submission) -> int:
 # how a stage run's message starts when its failure is not the submission's own crash
 BATCH_RETRIED = "batch failed, retried alone"
 INTERRUPTED = "interrupted"
+# the message of a stage run while it runs for one submission alone (not in a batch): if its
+# process dies, the death is that submission's
+RUNNING_ALONE = "running alone"
+# how the next claimer closes a run a dead process (kill -9, the OOM killer, the Spark driver's
+# JVM out of memory) left open: in a batch, the death is no one's in particular (not counted;
+# each of its submissions runs alone next); alone, it is that submission's (a failed attempt)
+DIED_IN_BATCH = f"{INTERRUPTED}: the process running this stage in a batch ended unexpectedly"
+PROCESS_DIED = "process died"
 
 
 class Claim(SQLModel, table=True):
@@ -300,9 +308,13 @@ class Catalog:
             s.refresh(sub)
             return sub
 
-    def start_stage(self, submission_id: int, stage: str) -> int:
+    def start_stage(self, submission_id: int, stage: str, alone: bool = False) -> int:
+        """Open a stage run. `alone`: the process runs this stage for this submission only (not
+        in a batch), so if the process dies meanwhile, the death counts against it."""
         with self.session() as s:
-            run = StageRun(submission_id=submission_id, stage=stage)
+            run = StageRun(
+                submission_id=submission_id, stage=stage, message=RUNNING_ALONE if alone else None
+            )
             s.add(run)
             s.commit()
             s.refresh(run)
@@ -320,28 +332,71 @@ class Catalog:
             s.add(run)
             s.commit()
 
-    def close_interrupted_stages(self, submission_ids: list[int]) -> int:
-        """Close the stage runs of these submissions that never finished (their process died):
-        ok false, with a message saying so. Only for submissions the caller has claimed."""
+    def close_interrupted_stages(
+        self, submission_ids: list[int], reason: str | None = None
+    ) -> list[StageRun]:
+        """Close the stage runs of these submissions that never finished, ok false; the runs
+        closed. Only for submissions the caller has claimed. Without `reason` their process
+        died: a run it held alone is closed as PROCESS_DIED (a failed attempt of that
+        submission), one of a batch as DIED_IN_BATCH (interrupted, not counted). With `reason`
+        (a clean stop by the process itself) every run is closed as interrupted, saying it."""
         if not submission_ids:
-            return 0
+            return []
+        now = utcnow()
+        closed: list[tuple[StageRun, str]] = []
         with self.session() as s:
-            result = s.exec(
-                update(StageRun)
-                .where(col(StageRun.submission_id).in_(submission_ids))
-                .where(col(StageRun.finished_at).is_(None))
-                .values(
-                    finished_at=utcnow(),
-                    ok=False,
-                    message=f"{INTERRUPTED}: the process running this stage stopped before it ended",
+            runs = list(
+                s.exec(
+                    select(StageRun)
+                    .where(col(StageRun.submission_id).in_(submission_ids))
+                    .where(col(StageRun.finished_at).is_(None))
+                    .order_by(col(StageRun.id))
                 )
             )
+            for run in runs:
+                if reason is not None:
+                    message = f"{INTERRUPTED}: {reason}"
+                elif run.message == RUNNING_ALONE:
+                    message = (
+                        f"{PROCESS_DIED}: the process running this stage for this submission "
+                        "alone ended unexpectedly (killed, or out of memory); a failed attempt"
+                    )
+                else:
+                    message = (
+                        f"{DIED_IN_BATCH} (killed, or out of memory); its submissions are "
+                        "processed one at a time next"
+                    )
+                # only if still open: the process may be finishing it as this runs (a stop)
+                result = s.exec(
+                    update(StageRun)
+                    .where(col(StageRun.id) == run.id)
+                    .where(col(StageRun.finished_at).is_(None))
+                    .values(finished_at=now, ok=False, message=message)
+                )
+                if result.rowcount == 1:
+                    closed.append((run, message))
             s.commit()
-            return int(result.rowcount or 0)
+        for run, message in closed:  # as stored (after the commit: nothing more is written)
+            run.finished_at, run.ok, run.message = now, False, message
+        return [run for run, _ in closed]
+
+    def latest_stage_runs(self, submission_ids: list[int]) -> dict[int, StageRun]:
+        """Each submission's most recent stage run (none: not in the dict)."""
+        if not submission_ids:
+            return {}
+        with self.session() as s:
+            latest = (
+                select(func.max(StageRun.id))
+                .where(col(StageRun.submission_id).in_(submission_ids))
+                .group_by(col(StageRun.submission_id))
+            )
+            runs = s.exec(select(StageRun).where(col(StageRun.id).in_(latest))).all()
+        return {run.submission_id: run for run in runs}
 
     def failed_attempts(self, submission_ids: list[int]) -> dict[int, int]:
         """How many times each submission's processing crashed (stage runs that failed on their
-        own: not a batch retried alone, not a run interrupted by a dead process)."""
+        own, including a dead process's run that held it alone: not a batch retried alone, not
+        a run interrupted by a stop or by the death of a process that ran a batch)."""
         if not submission_ids:
             return {}
         with self.session() as s:
@@ -410,6 +465,30 @@ class Catalog:
                 .values(expires_at=utcnow() + timedelta(seconds=lease_s))
             )
             s.commit()
+
+    def drop_orphaned_claims(self) -> int:
+        """Delete the claims no live process holds: expired, or of a process gone from this
+        host (a killed claimer's claims on submissions no one takes again, such as one it
+        finished). Those of pending submissions would be taken over anyway. How many."""
+        now = utcnow()
+        with self.session() as s:
+            stale = [
+                c
+                for c in s.exec(select(Claim))
+                if _as_utc(c.expires_at) <= now or not owner_alive(c.owner)
+            ]
+            dropped = 0
+            for c in stale:  # only if still held by the same owner, as seen
+                dropped += (
+                    s.exec(
+                        delete(Claim)
+                        .where(col(Claim.submission_id) == c.submission_id)
+                        .where(col(Claim.owner) == c.owner)
+                    ).rowcount
+                    or 0
+                )
+            s.commit()
+        return dropped
 
     def release_claims(self, owner: str) -> None:
         with self.session() as s:

@@ -28,3 +28,9 @@ def owner_alive(owner: str, sep: str = ":") -> bool:
     except PermissionError:  # another user's live process
         return True
     return True
+
+
+def this_process(owner: str, sep: str = ":") -> bool:
+    """Whether `owner` (an owner_name) is this process's."""
+    parts = owner.split(sep)
+    return len(parts) == 3 and parts[0] == HOST and parts[1] == str(os.getpid())
