@@ -742,3 +742,28 @@ def test_twenty_uploads_at_once_land_each_file_once(deployment: dict) -> None:
     for s in new:
         assert s.provider_code == ("PH_PSA" if sent[s.sha256] == retried else "MX_INEGI")
         assert Path(s.landing_uri).read_bytes() == sent[s.sha256]  # landed unchanged
+
+
+def test_a_retry_past_the_attempt_limit_is_taken_by_the_intake_dag(deployment: dict) -> None:
+    """With Airflow, the retry endpoint triggers midex_intake, which skips a failed submission
+    past MIDEX_MAX_ATTEMPTS: the retry must put it back where intake takes it (received)."""
+    from midex.stages.runner import pending
+    from midex.storage.catalog import SubmissionStatus
+
+    ctx, mx = deployment["ctx"], deployment["clients"]["mx"]
+    body = MX_FILE + b"\n"  # other bytes: a submission of its own
+    r = mx.post("/api/submissions", files={"file": ("crashing.csv", body)}, data={"new": "true"})
+    assert r.status_code == 202
+    sid = r.json()["id"]
+    for _ in range(ctx.settings.max_attempts):  # as the stage records a crash of its own
+        run = ctx.catalog.start_stage(sid, "harmonise", alone=True)
+        ctx.catalog.finish_stage(run, ok=False, message="the stage crashed")
+    ctx.catalog.update_submission(sid, status=SubmissionStatus.failed)
+    assert sid not in {s.id for s in pending(ctx)}  # not retried automatically
+
+    r = mx.post(f"/api/submissions/{sid}/retry")
+    assert r.status_code == 202, r.text
+    assert r.json()["status"] == "received"
+    assert sid in {s.id for s in pending(ctx)}  # the intake DAG's run takes it
+    runs = [q for q in deployment["stub"].requests if q["path"].endswith("/dagRuns")]
+    assert [q["body"]["conf"] for q in runs].count({"submission_id": sid}) == 2  # upload, retry

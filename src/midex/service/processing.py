@@ -187,8 +187,7 @@ class EmbeddedWorker(Processor):
         return "queued for processing in this service"
 
     def retry(self, submission_id: int) -> None:
-        self.ctx.catalog.update_submission(submission_id, status=SubmissionStatus.received)
-        self._schedule_drain()
+        self._schedule_drain()  # the route has put it back to received
 
     def publish(self, as_of: Any = None, embargo_until: Any = None) -> Any:
         """Publish a release in the worker thread (the one Spark user); waits for it."""

@@ -237,5 +237,8 @@ def retry(submission_id: CatalogId, who: Submitter, ctx: Ctx, chosen: Processing
     retry_fn = getattr(chosen, "retry", None)
     if retry_fn is None:
         raise HTTPException(409, "this service does not process submissions")
+    # back to received: taken again whatever its failed attempts (by this service's worker, or
+    # by midex_intake, which skips a *failed* submission past MIDEX_MAX_ATTEMPTS)
+    ctx.catalog.update_submission(submission_id, status=SubmissionStatus.received)
     retry_fn(submission_id)
     return submission_out(ctx.catalog.submission(submission_id), "queued again")
