@@ -852,7 +852,57 @@ def a_csv_named_xlsx(canary: str) -> Outcome:
     return csv_case([obs("MEX"), obs("FRA")])
 
 
+@case("workbook.csv")
+def a_workbook_named_csv(canary: str) -> Outcome:
+    """Read as the workbook it is: the bytes decide, not the name."""
+    return Accepted(xlsx(ONE_ROW), ONE_ROW_READ)
+
+
+@case("workbook.xls")
+def a_workbook_named_xls(canary: str) -> Outcome:
+    return Accepted(xlsx(ONE_ROW), ONE_ROW_READ)
+
+
+@case("workbook")
+def a_workbook_without_an_extension(canary: str) -> Outcome:
+    return Accepted(xlsx(ONE_ROW), ONE_ROW_READ)
+
+
+def quoted_dimension(ref: str) -> Edit:
+    """The <dimension> tag with its attribute in single quotes, as XML allows."""
+
+    def edit(xml: bytes) -> bytes:
+        out, n = re.subn(rb'<dimension ref="[^"]*"', f"<dimension ref='{ref}'".encode(), xml)
+        assert n == 1
+        return out
+
+    return edit
+
+
+@case("single_quoted_dimension.xlsx")
+def a_whole_sheet_dimension_in_single_quotes(canary: str) -> Outcome:
+    data = rewrite(xlsx([*ONE_ROW, ONE_ROW[1]]), {SHEET: quoted_dimension("A1:XFD1048576")})
+    return Refused(data, "A1:XFD1048576.*over the limit.*delete the unused rows")
+
+
+@case("dimension_row_zero.xlsx")
+def a_dimension_that_ends_at_row_zero(canary: str) -> Outcome:
+    sheet: list[list[object]] = [HEADER4]
+    sheet += [["MEX", "G", str(2000 + i), str(i)] for i in range(3)]
+    data = rewrite(xlsx(sheet), {SHEET: dimension("A1:D0")})
+    return Accepted(data, [obs("MEX", str(2000 + i), str(i), None, "G") for i in range(3)])
+
+
 DAMAGED = "cannot be opened .*save it again in Excel and resubmit"
+
+
+@case("dimension_without_a_row.xlsx")
+def a_dimension_without_a_row_number(canary: str) -> Outcome:
+    """openpyxl cannot open it, and its error names the landed file's path: the finding says
+    the workbook is damaged and shows no path (assert_clear)."""
+    data = rewrite(xlsx(ONE_ROW), {SHEET: quoted_dimension("A1:D")})
+    says = r"cannot be opened \(ValueError: .*could not read worksheets from the file .*resubmit"
+    return Refused(data, says)
 
 
 @case("truncated.xlsx")

@@ -71,7 +71,19 @@ EXPECTED = dict(
     [
         *COMMENTS.items(),
         ("\rx", "'\rx"),
-        ("-3.5", "'-3.5"),  # text that looks like a number is still text
+        # text that is nothing but a negative number is written as it is: no formula in it
+        ("-3.5", "-3.5"),
+        ("-0.25", "-0.25"),
+        ("-.5", "-.5"),
+        ("-1E3", "-1E3"),
+        ("-12e-3", "-12e-3"),
+        # but anything more is prefixed
+        ("-3.5\n", "'-3.5\n"),
+        ("-1,5", "'-1,5"),
+        ("-3.5+A1", "'-3.5+A1"),
+        ("-", "'-"),
+        ("-e5", "'-e5"),
+        ("+3.5", "'+3.5"),
         ("'=x", "'=x"),
         (" =x", " =x"),
         ("", ""),
@@ -96,7 +108,7 @@ def test_safe_array_in_every_string_layout() -> None:
     safe_text gives value by value; nulls and empty strings stay; unchanged data is not copied."""
     from midex.contract.csvsafe import safe_array, safe_text
 
-    values = [*COMMENTS, "\rx", "", None, "'=x", "ok"]
+    values = [*COMMENTS, "\rx", "", None, "'=x", "ok", "-3.5", "-3.5\n", "-1E3", "-x"]
     expected = [None if v is None else safe_text(v) for v in values]
     for kind in (pa.string(), pa.large_string(), pa.string_view()):
         assert safe_array(pa.array(values, kind)).to_pylist() == expected, kind
@@ -198,7 +210,7 @@ def test_release_csv_and_bundle_are_safe_parquet_keeps_the_text(published) -> No
     assert _comments(rows) == {k: safe for k, (_, safe) in EXPECTED.items()}
     fdi = next(r for r in rows if r["INDICATOR"] == "FDI_IN")
     assert fdi["OBS_VALUE"] == "-3.5"  # a number, not text
-    assert fdi["SOURCE_VALUE"] == "'-3.5"  # the value as submitted is text
+    assert fdi["SOURCE_VALUE"] == "-3.5"  # a negative number as submitted: no quote in front
     parquet = pq.read_table(folder / entry["file"]).to_pylist()
     assert _comments(parquet) == {k: submitted for k, (submitted, _) in EXPECTED.items()}
 

@@ -381,6 +381,41 @@ def test_detection_opens_no_workbook_the_limits_refuse(
     assert opened == []
 
 
+# ------------------------------------------------------------------------- midex's own errors
+
+
+def test_an_internal_error_is_not_shown_to_the_provider(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """A stage that fails on midex's own error (a bug, a library naming server paths) leaves
+    the submission `failed` with a message that says so and shows no path and no traceback;
+    the traceback is the operator's, in the stage run's record; the file is kept."""
+    from midex.stages import receive
+    from midex.stages.record import run_stage
+
+    ctx = deployment.ctx
+    source = tmp_path / "fine.csv"
+    source.write_text(csv_text(CONTROL[:1]), "utf-8")
+    sub = receive(ctx, source, PROVIDER, new=True).submission
+    assert sub.id is not None
+    secret = str(ctx.settings.home / "lake" / "raw" / "part-0.parquet")
+
+    def broken(_: object) -> object:
+        raise KeyError(f"no such column in {secret}")
+
+    with pytest.raises(KeyError):
+        run_stage(ctx, sub, "parse", broken)  # type: ignore[arg-type]  # the stage's fn, broken
+    after = ctx.catalog.submission(sub.id)
+    assert str(after.status) == "failed" and after.error is not None
+    assert after.error.startswith("parse failed: an error inside midex (KeyError)"), after.error
+    assert secret not in after.error and "Traceback" not in after.error
+    assert "retry" in after.error
+    record = ctx.catalog.stage_runs(sub.id)[-1]
+    assert record.message is not None and "Traceback" in record.message and secret in record.message
+    assert Path(after.landing_uri).read_bytes() == source.read_bytes()
+    assert_same(deployment.control_kept, kept(ctx, deployment.control), "the control changed")
+
+
 # ------------------------------------------------------------------------------ afterwards
 
 

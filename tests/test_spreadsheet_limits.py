@@ -181,6 +181,72 @@ def test_rows_are_counted_before_opening_whatever_the_prefix(
         sheets.check_xlsx(path, "x.xlsx")
 
 
+def test_rows_are_counted_before_opening_under_a_prefix_of_their_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows and cells under a prefix that is not the root's (declared on each row) are the
+    same elements to openpyxl, and are counted as such before it opens the workbook."""
+    main = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+
+    def own_prefix(xml: bytes) -> bytes:
+        xml = re.sub(rb"<dimension [^>]*/>", b"", xml)
+        xml = xml.replace(b"<row ", b'<y:row xmlns:y="' + main + b'" ').replace(
+            b"</row>", b"</y:row>"
+        )
+        return xml.replace(b"<c ", b"<y:c ").replace(b"</c>", b"</y:c>")
+
+    path = _rewrite(_xlsx(tmp_path / "y.xlsx", _data(150)), SHEET, own_prefix)
+    assert b"<y:row " in zipfile.ZipFile(path).read(SHEET)
+    assert len(sheets.read_sheet(path, "y.xlsx").rows) == 151  # openpyxl reads them
+    monkeypatch.setenv("MIDEX_XLSX_MAX_ROWS", "100")
+    with pytest.raises(MidexError, match=r"y\.xlsx: sheet 'Data' has more than 100 rows"):
+        sheets.check_xlsx(path, "y.xlsx")
+    monkeypatch.setenv("MIDEX_XLSX_MAX_ROWS", "1000")
+    monkeypatch.setenv("MIDEX_XLSX_MAX_CELLS", "400")
+    with pytest.raises(MidexError, match=r"y\.xlsx: sheet 'Data' has more than 400 cells"):
+        sheets.check_xlsx(path, "y.xlsx")
+
+
+def test_a_sheet_found_only_through_the_workbook_relationships_is_checked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sheet part that [Content_Types].xml does not list, outside xl/worksheets/, is still a
+    sheet to openpyxl (it follows xl/_rels/workbook.xml.rels): it is counted before opening."""
+    source = _xlsx(tmp_path / "source.xlsx", _data(150))
+    path = tmp_path / "hidden.xlsx"
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "[Content_Types].xml":
+                data = re.sub(rb'<Override PartName="/xl/worksheets/sheet1.xml"[^>]*/>', b"", data)
+            elif info.filename == "xl/_rels/workbook.xml.rels":
+                data = data.replace(b"worksheets/sheet1.xml", b"data/cells.xml")
+            zout.writestr("xl/data/cells.xml" if info.filename == SHEET else info.filename, data)
+    assert len(sheets.read_sheet(path, "hidden.xlsx").rows) == 151  # openpyxl finds the sheet
+    monkeypatch.setenv("MIDEX_XLSX_MAX_ROWS", "100")
+    with pytest.raises(MidexError, match=r"hidden\.xlsx: sheet 'Data' has 151 rows"):
+        sheets.check_xlsx(path, "hidden.xlsx")
+
+
+def test_rows_of_empty_styled_cells_count_as_the_cells_they_are(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of styled empty cells (no value) still cost what they hold when they are read."""
+    monkeypatch.setattr(sheets, "_check_sheet", lambda *args: None)
+    rows = "".join(
+        f'<row r="{r}">' + "".join(f'<c r="{c}{r}" s="1"/>' for c in "ABCDEFGHIJ") + "</row>"
+        for r in range(3, 60)
+    )
+    path = _rewrite(
+        _xlsx(tmp_path / "styled.xlsx", _data(1)),
+        SHEET,
+        lambda xml: xml.replace(b"</sheetData>", rows.encode() + b"</sheetData>"),
+    )
+    monkeypatch.setenv("MIDEX_XLSX_MAX_CELLS", "300")
+    with pytest.raises(MidexError, match=r"styled\.xlsx: .*more than 300 cells"):
+        sheets.read_sheet(path, "styled.xlsx")
+
+
 def test_rows_and_cells_are_counted_again_as_they_are_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,7 +5,10 @@ and a tab or a carriage return in front can hide one: a submitted COMMENT such a
 `=HYPERLINK("http://…")` would become a live link, or worse, on the reader's machine. So every
 text cell of such a CSV that begins with one of these six characters is prefixed with a single
 quote `'`, which spreadsheets take as "this is text". Only text cells: a number is written as a
-number (a numeric column's -3.5 stays -3.5). Parquet and JSON keep the exact text.
+number (a numeric column's -3.5 stays -3.5), and so is a text cell that is nothing but a
+negative decimal number (a SOURCE_VALUE of `-3.5`, `-0.25` or `-1E3`): a spreadsheet reads it as
+the number it is, no formula can hide in it, and a `'` in front would show as a stray quote.
+Parquet and JSON keep the exact text.
 
 The CSVs: the release's tables and bundle, `midex export` (csv, sdmx-csv), the service's
 downloads and findings reports (`midex report`, `midex check`). Each writer calls this module.
@@ -13,6 +16,7 @@ downloads and findings reports (`midex report`, `midex check`). Each writer call
 
 from __future__ import annotations
 
+import re
 from typing import Any, TypeVar
 
 import numpy as np
@@ -24,12 +28,18 @@ PREFIX = "'"
 _STARTS = np.zeros(256, dtype=bool)
 _STARTS[[ord(c) for c in FORMULA_STARTS]] = True
 
+# a negative decimal number and nothing else: not a formula, so written as it is
+NEGATIVE_NUMBER = r"^-(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"  # RE2: $ is the end
+_NEGATIVE_NUMBER = re.compile(NEGATIVE_NUMBER)
+
 ArrowData = TypeVar("ArrowData", pa.Array, pa.ChunkedArray)
 
 
 def safe_text(value: str) -> str:
     """`value` as a spreadsheet must see it: prefixed with ' if it begins like a formula."""
-    return PREFIX + value if value.startswith(FORMULA_STARTS) else value
+    if not value.startswith(FORMULA_STARTS) or _NEGATIVE_NUMBER.fullmatch(value):
+        return value
+    return PREFIX + value
 
 
 def safe_cell(value: Any) -> Any:
@@ -57,6 +67,9 @@ def _formula_mask(array: pa.Array) -> np.ndarray | None:
     if not mask.any():
         return None
     mask &= bounds[1:] > bounds[:-1]
+    if mask.any() and (first[mask] == ord("-")).any():  # a negative number is no formula
+        number = pc.match_substring_regex(array, NEGATIVE_NUMBER).fill_null(False)
+        mask &= ~number.to_numpy(zero_copy_only=False)
     return mask if mask.any() else None
 
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
+
+from midex.contract.csvsafe import safe_cell
 
 
 @dataclass(frozen=True)
@@ -122,11 +127,6 @@ def render_text(title: str, findings: list[Finding], notes: list[str] | None = N
 def render_csv(findings: list[Finding]) -> str:
     """One line per finding, with a header; a submitted value or message that begins like a
     formula is prefixed with ' (midex.contract.csvsafe), the JSON report keeps the exact text."""
-    import csv
-    import io
-
-    from midex.contract.csvsafe import safe_cell
-
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FIELDS)
@@ -140,7 +140,6 @@ def render_html(
     title: str, status: str, findings: list[Finding], notes: list[str] | None = None
 ) -> str:
     """A self-contained page (inline style, no scripts or links) a provider can open offline."""
-    from html import escape
 
     def cell(v: Any) -> str:
         return "" if v is None else escape(str(v))

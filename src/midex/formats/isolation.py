@@ -226,4 +226,6 @@ def _answer(
         raise MidexError(rest[0])
     if kind == "memory" and memory_mb:
         raise BudgetExceeded(f"{too_big} ({rest[0]})")
+    # the reader's own bug, not the file's problem: the traceback is for the operator (the
+    # stage run's record keeps it), never shown to the provider (stages.record.failure_message)
     raise RuntimeError(f"reading {name} crashed:\n{rest[0]}")

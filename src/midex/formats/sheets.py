@@ -16,10 +16,16 @@ import io
 import re
 import zipfile
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
+
+import openpyxl
+import xlrd
+from openpyxl.utils.cell import range_boundaries
 
 from midex.contract.errors import MidexError
 from midex.contract.settings import Settings, get_settings
@@ -176,9 +182,21 @@ def text_rows(text: str, delimiter: str | None = None) -> list[list[str]]:
     return [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
 
 
-def _damaged(name: str, what: str, exc: Exception) -> MidexError:
+# a path on this machine, as a library's error text may carry it (the landed file's): never shown
+_SERVER_PATH = re.compile(r"""(?:[A-Za-z]:)?[\\/](?:[^\s'"\\/]+[\\/])+[^\s'",;)]*""")
+
+
+def _reason(exc: BaseException) -> str:
+    """What a reader library said about a file, for the provider: on one line, short, and with
+    any server path in it replaced (openpyxl and xlrd name the file they were given)."""
+    text = " ".join(_SERVER_PATH.sub("the file", str(exc)).split())
+    text = text if len(text) <= 200 else text[:199] + "…"
+    return f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+
+
+def _damaged(name: str, what: str, exc: BaseException) -> MidexError:
     return MidexError(
-        f"{name}: the {what} workbook cannot be opened ({exc.__class__.__name__}: {exc}); "
+        f"{name}: the {what} workbook cannot be opened ({_reason(exc)}); "
         "it is damaged or was cut off during upload: save it again in Excel and resubmit"
     )
 
@@ -207,7 +225,12 @@ _SHARED_STRINGS_TYPE = (
 _WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 _SHEET_HEAD = 64 * 1024  # the <dimension> tag comes before the cells, in the first bytes
 _ROOT = re.compile(rb"<(\w+:)?worksheet[\s>]")
-_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s[^>]*?\bref="([^"]*)"')
+_DIMENSION = re.compile(rb"""<(?:[\w.-]+:)?dimension\s[^>]*?\bref\s*=\s*(["'])(.*?)\1""")
+# a row or cell start tag under any prefix (or none); a prefix longer than this is not counted
+# here but is when the rows are read (_xlsx_rows)
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,100}:)?row[\s>/]")
+_CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,100}:)?c[\s>/]")
+_TAG_KEEP = 110  # the longest tag either pattern matches, less one
 _TO_DO = "send the data as CSV, or split the workbook into smaller ones"
 
 
@@ -251,7 +274,10 @@ def check_xlsx(path: Path, name: str, limits: Settings | None = None) -> None:
                     f"{_TO_DO}"
                 )
             titles = _sheet_titles(zf)
-            parts = types.get(_WORKSHEET_TYPE) or {
+            # every part a reader could take for a sheet: by content type, by the workbook's
+            # relationships (how openpyxl finds them), by the usual place
+            parts = types.get(_WORKSHEET_TYPE, set()) | set(titles)
+            parts |= {
                 i.filename for i in infos if re.fullmatch(r"xl/worksheets/[^/]+\.xml", i.filename)
             }
             for part in sorted(parts & set(zf.namelist())):
@@ -309,53 +335,75 @@ def _check_sheet(zf: zipfile.ZipFile, part: str, name: str, title: str, limits: 
         prefix = (root.group(1) or b"") if root else b""
         declared = _DIMENSION.search(chunk.split(b"<" + prefix + b"sheetData", 1)[0])
         if declared is not None:
-            from openpyxl.utils.cell import range_boundaries
-
-            ref = declared.group(1).decode("ascii", "replace")
-            min_col, min_row, max_col, max_row = range_boundaries(ref)
-            if None in (min_col, min_row, max_col, max_row):  # "A:C", "1:5": no size declared
-                min_col = min_row = max_col = max_row = 1
-            assert min_col and min_row and max_col and max_row  # 1-based, all set now
-            rows, cols = max_row - min_row + 1, max_col - min_col + 1
-            if rows > limits.xlsx_max_rows:
-                found = f"{rows:,} rows (its dimension is {ref})"
-                raise _too_many_rows(name, title, found, limits.xlsx_max_rows)
-            if rows * cols > limits.xlsx_max_cells:
-                size = f"{rows:,} rows x {cols:,} columns = {rows * cols:,} cells"
-                found = f"a dimension of {ref} ({size}) declared"
-                raise _too_many_cells(name, title, found, limits.xlsx_max_cells)
-        row_tags = (b"<" + prefix + b"row ", b"<" + prefix + b"row>")
-        cell_tags = (b"<" + prefix + b"c ", b"<" + prefix + b"c>")
-        keep = max(len(t) for t in row_tags + cell_tags) - 1
+            _check_dimension(declared.group(2).decode("ascii", "replace"), name, title, limits)
         rows = cells = 0
         tail = b""
         while chunk:
             window = tail + chunk  # a tag cut between two chunks is counted once
-            rows += sum(window.count(t) - tail.count(t) for t in row_tags)
-            cells += sum(window.count(t) - tail.count(t) for t in cell_tags)
+            rows += len(_ROW_TAG.findall(window)) - len(_ROW_TAG.findall(tail))
+            cells += len(_CELL_TAG.findall(window)) - len(_CELL_TAG.findall(tail))
             if rows > limits.xlsx_max_rows:
                 found = f"more than {limits.xlsx_max_rows:,} rows"
                 raise _too_many_rows(name, title, found, limits.xlsx_max_rows)
             if cells > limits.xlsx_max_cells:
                 found = f"more than {limits.xlsx_max_cells:,} cells"
                 raise _too_many_cells(name, title, found, limits.xlsx_max_cells)
-            tail = chunk[-keep:]
+            tail = chunk[-_TAG_KEEP:]
             chunk = fh.read(_CHUNK)
 
 
-# what openpyxl raises on a damaged workbook: a bad zip, a missing part, a cut or malformed XML
-_DAMAGED = (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, ElementTree.ParseError)
-
-
-def open_xlsx(path: Path, name: str, limits: Settings | None = None) -> Any:
-    """The openpyxl workbook (read-only, values), once check_xlsx has passed; close it after."""
-    import openpyxl
-
-    check_xlsx(path, name, limits)
+def _check_dimension(ref: str, name: str, title: str, limits: Settings) -> None:
+    """The size a sheet's <dimension> tag declares, against the limits. A tag that declares no
+    size ("A:C", "1:5") or a nonsense one ("A1:D0", "A1:D", "?") is left aside: the rows and
+    cells are counted anyway, and the sheet is read whatever its tag says."""
     try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except _DAMAGED as exc:
-        raise _damaged(name, "Excel (.xlsx)", exc) from exc
+        min_col, min_row, max_col, max_row = range_boundaries(ref)
+    except (ValueError, TypeError):
+        return
+    if not (min_col and min_row and max_col and max_row):
+        return
+    rows, cols = max_row - min_row + 1, max_col - min_col + 1
+    if rows <= 0 or cols <= 0:
+        return
+    if rows > limits.xlsx_max_rows:
+        found = f"{rows:,} rows (its dimension is {ref})"
+        raise _too_many_rows(name, title, found, limits.xlsx_max_rows)
+    if rows * cols > limits.xlsx_max_cells:
+        size = f"{rows:,} rows x {cols:,} columns = {rows * cols:,} cells"
+        found = f"a dimension of {ref} ({size}) declared"
+        raise _too_many_cells(name, title, found, limits.xlsx_max_cells)
+
+
+# What a reader library may raise on a damaged or hostile workbook: besides a bad zip, a missing
+# part and malformed XML, any error of its own (openpyxl's InvalidFileException, a TypeError on
+# a cell it cannot type, an AttributeError on a part it did not expect). All but running out of
+# memory mean "this file cannot be read" and become the provider's finding, never a traceback.
+_DAMAGED = (Exception,)
+_NOT_DAMAGED = (MemoryError, MidexError)
+
+
+@contextmanager
+def open_xlsx(path: Path, name: str, limits: Settings | None = None) -> Iterator[Any]:
+    """The openpyxl workbook (read-only, values), once check_xlsx has passed; closed after the
+    block. Opened from a file object, so a workbook is read as one whatever its name (openpyxl
+    refuses a path that does not end in .xlsx; a provider's file may be named .xls, .csv or
+    nothing). Whatever openpyxl raises while the block reads the workbook is a MidexError."""
+    check_xlsx(path, name, limits)
+    with path.open("rb") as fh:
+        try:
+            wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
+        except _NOT_DAMAGED:
+            raise
+        except _DAMAGED as exc:
+            raise _damaged(name, "Excel (.xlsx)", exc) from exc
+        try:
+            yield wb
+        except _NOT_DAMAGED:
+            raise
+        except _DAMAGED as exc:
+            raise _damaged(name, "Excel (.xlsx)", exc) from exc
+        finally:
+            wb.close()
 
 
 def _check_xls_size(path: Path, name: str, limits: Settings) -> None:
@@ -395,7 +443,7 @@ def _xlsx_rows(ws: Any, name: str, title: str, limits: Settings) -> list[list[st
             found = f"more than {limits.xlsx_max_rows:,} rows"
             raise _too_many_rows(name, title, found, limits.xlsx_max_rows)
         row = _texts(values)
-        cells += len(row)
+        cells += len(values)  # the cells the sheet holds, empty styled ones too
         if cells > limits.xlsx_max_cells:
             found = f"more than {limits.xlsx_max_cells:,} cells"
             raise _too_many_cells(name, title, found, limits.xlsx_max_cells)
@@ -407,18 +455,17 @@ def first_rows(
     path: Path, name: str, sheet: str | int | None, count: int
 ) -> list[list[str]] | None:
     """The first `count` rows of an .xlsx sheet (for detection), checked and opened as
-    read_sheet does; None when the workbook has no such sheet (IndexError for a bad index)."""
-    wb = open_xlsx(path, name)
-    try:
+    read_sheet does; None when the workbook has no such sheet."""
+    with open_xlsx(path, name) as wb:
         names = list(wb.sheetnames)
+        if isinstance(sheet, int) and not 0 <= sheet < len(names):
+            return None
         title = names[0] if sheet is None else sheet if isinstance(sheet, str) else names[sheet]
         if title not in names or not hasattr(wb[title], "iter_rows"):
             return None
         ws = wb[title]
         ws.reset_dimensions()  # else every row is cut or padded to the tag's width
         return [_texts(values) for values in ws.iter_rows(max_row=count, values_only=True)]
-    finally:
-        wb.close()
 
 
 def _texts(values: tuple[Any, ...]) -> list[str]:
@@ -435,14 +482,9 @@ def _texts(values: tuple[Any, ...]) -> list[str]:
 def sheet_names(path: Path, name: str) -> list[str]:
     found = kind(path)
     if found == "xlsx":
-        wb = open_xlsx(path, name)
-        try:
+        with open_xlsx(path, name) as wb:
             return list(wb.sheetnames)
-        finally:
-            wb.close()
     if found == "xls":
-        import xlrd
-
         _check_xls_size(path, name, get_settings())
         try:
             return list(xlrd.open_workbook(path, on_demand=True).sheet_names())  # type: ignore[arg-type]  # xlrd opens any path-like; types-xlrd says str
@@ -456,8 +498,7 @@ def read_sheet(path: Path, name: str, sheet: str | int | None = None) -> Sheet:
     found = check_readable(path, name)
     limits = get_settings()
     if found == "xlsx":
-        wb = open_xlsx(path, name, limits)
-        try:
+        with open_xlsx(path, name, limits) as wb:
             title = _pick(list(wb.sheetnames), sheet, name)
             ws = wb[title]
             if not hasattr(ws, "iter_rows"):
@@ -465,17 +506,8 @@ def read_sheet(path: Path, name: str, sheet: str | int | None = None) -> Sheet:
                     f"{name}: sheet {title!r} is a chart, not a table of cells; "
                     "check that this is the right file for the chosen format"
                 )
-            rows = _xlsx_rows(ws, name, title, limits)
-        except MidexError:
-            raise
-        except _DAMAGED as exc:
-            raise _damaged(name, "Excel (.xlsx)", exc) from exc
-        finally:
-            wb.close()
-        return Sheet(title, rows)
+            return Sheet(title, _xlsx_rows(ws, name, title, limits))
     if found == "xls":
-        import xlrd
-
         _check_xls_size(path, name, limits)
         try:
             book = xlrd.open_workbook(path, on_demand=True)  # type: ignore[arg-type]  # as above: a Path opens

@@ -60,11 +60,25 @@ def run_stage(
             finding = Finding("error", "budget_exceeded", None, None, None, None, None, str(exc))
             write_findings(ctx.lake.findings_file(sub.id), [finding])
         ctx.catalog.update_submission(
-            sub.id, status=SubmissionStatus.failed, error=f"{stage} failed: {exc}"
+            sub.id, status=SubmissionStatus.failed, error=failure_message(stage, exc, run_id)
         )
         raise
     ctx.catalog.finish_stage(run_id, True)
     return result
+
+
+def failure_message(stage: str, exc: BaseException, run_id: int) -> str:
+    """What the provider reads about a stage that failed. A budget says which and what to do;
+    any other failure is midex's own, and its text (a traceback, a library's message naming
+    files and folders of the server) is for the operator: it is kept in the stage run's record
+    and the log, and the provider is told only that, and where the operator finds it."""
+    if isinstance(exc, BudgetExceeded):
+        return str(exc)
+    return (
+        f"{stage} failed: an error inside midex ({type(exc).__name__}), not a problem found in "
+        f"your file; the operator has the details (stage run {run_id}) and can retry it, or "
+        "you can retry it later"
+    )
 
 
 def give_up_after_deaths(ctx: Context, closed: list[StageRun]) -> list[Submission]:
