@@ -14,21 +14,25 @@ from tests.conftest import REPO, write
 
 pytestmark = pytest.mark.fault  # the fault and abuse suite: pytest -m fault
 
-# names that reach files outside schemas/layouts/ if joined as a path
-TRAVERSALS = [
-    "layout:../areas/overrides",  # a YAML file of the schema: its content must not be echoed
-    "layout:../../expectations/harmonised",
-    "layout:/etc/passwd",
-    "layout:..%2f..%2fareas%2foverrides",
-    "layout:knomad_remittance_inflows/../../areas/overrides",
-    "layout:",
-    "../schemas/layouts/knomad_remittance_inflows",
-]
+PATH = "a format is a name, not a path: use one of auto, "
+# names that reach files outside schemas/layouts/ if joined as a path, or name no format; each
+# with the start of the one message it gets
+TRAVERSALS = {
+    "layout:../areas/overrides": PATH,  # a YAML file of the schema: its content is not echoed
+    "layout:../../expectations/harmonised": PATH,
+    "layout:/etc/passwd": PATH,
+    "layout:..%2f..%2fareas%2foverrides": PATH,
+    "layout:knomad_remittance_inflows/../../areas/overrides": PATH,
+    "../schemas/layouts/knomad_remittance_inflows": PATH,
+    "layout:": "unknown layout ''; known layouts: ",
+    "layout": "name the layout: layout:<name> (known layouts: ",  # refused before parsing
+    "nope": "unknown format 'nope'; use one of auto, ",
+}
 
 
-@pytest.mark.parametrize("fmt", TRAVERSALS)
+@pytest.mark.parametrize(("fmt", "says"), TRAVERSALS.items())
 def test_a_format_outside_the_closed_list_is_refused_before_anything_is_opened(
-    fmt: str, tmp_path: Path
+    fmt: str, says: str, tmp_path: Path
 ) -> None:
     path = write(tmp_path / "x.csv", "REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE\nMEX,GDP,2020,1\n")
     schema = load_schema()
@@ -36,7 +40,8 @@ def test_a_format_outside_the_closed_list_is_refused_before_anything_is_opened(
         with pytest.raises(MidexError) as info:
             call()
         message = str(info.value)
-        assert any(s in message for s in ("unknown layout", "unknown format", "not a path"))
+        assert message.startswith(says), message
+        assert "knomad_remittance_inflows" in message  # the names a provider may use
         assert str(REPO) not in message and "/schemas" not in message and "/etc" not in message
         assert "reporting_areas" not in message and "EL: GRC" not in message  # no file content
     known = "layout:knomad_remittance_inflows"
@@ -108,6 +113,13 @@ def test_the_same_file_twice_is_one_submission_unless_asked(
     cli("submit", str(b), "--provider", "WB")
     back = cli("submit", str(a), "--provider", "WB", "--json").json()
     assert back["id"] > forced["id"] and not back["repeated"]
+    # the same bytes with another explicit format: the provider corrects how to read it
+    other = cli("submit", str(a), "--provider", "WB", "--format", "sdmx-csv", "--json").json()
+    assert other["id"] > back["id"] and not other["repeated"] and other["format"] == "sdmx-csv"
+    same = cli("submit", str(a), "--provider", "WB", "--format", "sdmx-csv", "--json").json()
+    assert (same["id"], same["repeated"]) == (other["id"], True)
+    found = cli("submit", str(a), "--provider", "WB", "--json").json()  # auto: as it was found
+    assert (found["id"], found["repeated"]) == (other["id"], True)
 
 
 def test_detection_can_wait_for_the_parse_stage(ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -687,8 +687,14 @@ def test_an_expired_token_no_longer_works(tmp_path: Path, cli) -> None:  # type:
         token = made.json()["token"]
         listed = cli("token", "list", "--json").json()
         assert listed[0]["expires_at"] > datetime.now(UTC).isoformat()[:10]
-        assert "positive number of days" in cli("token", "add", "--role", "consumer", "--name",
-                                                "x", "--expires-in", "0").err  # fmt: skip
+        for days in ("0", "-1", "nan", "inf", "1e10"):  # each a clear refusal, no traceback
+            refused = cli("token", "add", "--role", "consumer", "--name", "x", "--expires-in", days)
+            assert refused.code != 0 and "positive number of days, at most 36,500" in refused.err
+        for args in (("token", "revoke"), ("report",)):  # ids beyond 64 bits: usage errors
+            beyond = cli(*args, str(2**64))
+            assert beyond.code == 2 and "9223372036854775807" in beyond.err  # the bound
+            assert "Traceback" not in beyond.err + beyond.out
+        assert [t["name"] for t in cli("token", "list", "--json").json()] == ["a visitor"]
     from midex.storage.catalog import open_catalog
 
     catalog = open_catalog(Settings(home=tmp_path / "home").catalog_url)

@@ -24,7 +24,7 @@ from midex.cli.app import (
     submission_dict,
 )
 from midex.contract.errors import MidexError, UsageError
-from midex.storage.catalog import ProviderKind, SubmissionMode
+from midex.storage.catalog import MAX_ID, ProviderKind, SubmissionMode
 
 
 @app.command()
@@ -143,7 +143,8 @@ def submit(
 @app.command()
 def run(
     submission: Annotated[
-        int | None, typer.Option("--submission", help="Process only this submission.")
+        int | None,
+        typer.Option("--submission", help="Process only this submission.", min=1, max=MAX_ID),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -174,7 +175,9 @@ def run(
 
 @app.command()
 def status(
-    submission_id: Annotated[int | None, typer.Argument(help="One submission's details.")] = None,
+    submission_id: Annotated[
+        int | None, typer.Argument(help="One submission's details.", min=1, max=MAX_ID)
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Show submissions and how far each has travelled."""

@@ -35,7 +35,10 @@ def formats() -> dict[str, FormatSpec]:
 
 
 def format_names(schema: Schema) -> list[str]:
-    return ["auto", *sorted(formats()), *(f"layout:{n}" for n in layout_names(schema))]
+    """The closed list a `format` is checked against: plain `layout` is not one of them (a
+    layout is always named: `layout:<name>`)."""
+    readers = sorted(n for n in formats() if n != "layout")
+    return ["auto", *readers, *(f"layout:{n}" for n in layout_names(schema))]
 
 
 def check_format(fmt: str, schema: Schema) -> str:
@@ -45,6 +48,11 @@ def check_format(fmt: str, schema: Schema) -> str:
     names = format_names(schema)
     if fmt in names:
         return fmt
+    if fmt == "layout":
+        raise MidexError(
+            "name the layout: layout:<name> (known layouts: "
+            f"{', '.join(layout_names(schema)) or 'none'})"
+        )
     if any(c in fmt for c in "/\\%") or ".." in fmt:
         raise MidexError(f"a format is a name, not a path: use one of {', '.join(names)}")
     shown = fmt[:40].encode("ascii", "replace").decode()

@@ -12,7 +12,7 @@ from fastapi import Query
 from pydantic import BaseModel
 
 from midex.service.tokens import Role
-from midex.storage.catalog import Release, Submission, SubmissionMode
+from midex.storage.catalog import MAX_ID, Release, Submission, SubmissionMode
 
 if TYPE_CHECKING:
     from midex.stages import Received
@@ -27,7 +27,6 @@ MEDIA = {
 
 # catalog ids and release numbers: positive 64-bit integers; any other number is a 422, never a
 # database overflow (a 500)
-MAX_ID = 2**63 - 1
 CatalogId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 ReleaseNumber = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 

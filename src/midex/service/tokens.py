@@ -21,6 +21,7 @@ from midex.contract.errors import MidexError
 from midex.storage.catalog import Catalog, Token
 
 PREFIX = "mdx_"
+MAX_LIFETIME_DAYS = 36_500  # a hundred years: a longer lifetime is a mistake (or `inf`)
 
 
 class Role(enum.StrEnum):
@@ -44,8 +45,10 @@ def issue_token(
     """Create a token and return (the token, its record). A provider has one active token:
     a second needs `rotate`, which revokes the old one at once. With `expires_in_days`, the
     token stops working that many days from now."""
-    if expires_in_days is not None and expires_in_days <= 0:
-        raise MidexError("a token's lifetime must be a positive number of days")
+    if expires_in_days is not None and not 0 < expires_in_days <= MAX_LIFETIME_DAYS:
+        raise MidexError(  # also NaN, which no comparison admits
+            f"a token's lifetime must be a positive number of days, at most {MAX_LIFETIME_DAYS:,}"
+        )
     role = Role(role)
     if role == Role.provider:
         if not provider_code:

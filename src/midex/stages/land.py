@@ -89,7 +89,9 @@ def register(
     """Record a landed file as a pending submission (submit, or a confirmed presigned upload).
     Unless `new`, the same bytes in the same mode as the provider's latest submission give that
     submission back (`repeated`): a retried upload queues nothing twice. Only the latest: the
-    same bytes after another file are a deliberate revision and a new submission."""
+    same bytes after another file are a deliberate revision and a new submission; so are the
+    same bytes sent with another explicit format (the provider corrects how the file is read,
+    e.g. `layout:…` after `auto` was refused). `auto` repeats whatever format was found."""
     check_format(fmt, ctx.schema)
     with ctx.catalog.lock("submit"):  # two identical uploads at once: one submission
         if not new:
@@ -98,6 +100,7 @@ def register(
                 latest is not None
                 and latest.sha256 == landed.sha256
                 and str(latest.mode) == str(SubmissionMode(mode))
+                and fmt in ("auto", latest.format)
             ):
                 return Received(latest, repeated=True)
         chosen = detect_format(landed.path, ctx.schema) if fmt == "auto" and detect else fmt

@@ -96,6 +96,10 @@ def stored_id(sub: Submission) -> int:
 
 
 # how a stage run's message starts when its failure is not the submission's own crash
+# catalog ids and release numbers: positive 64-bit integers (what PostgreSQL's BIGINT and
+# SQLite's INTEGER hold); the CLI and the service refuse any other number before a query
+MAX_ID = 2**63 - 1
+
 BATCH_RETRIED = "batch failed, retried alone"
 INTERRUPTED = "interrupted"
 # the message of a stage run while it runs for one submission alone (not in a batch): if its

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from midex.cli.app import JsonOpt, emit_json, format_table, open_context, open_spark
+from midex.storage.catalog import MAX_ID
 
 TIME_FORMATS = [
     "%Y-%m-%d",
@@ -23,7 +24,12 @@ TIME_FORMATS = [
 ]
 ReleaseOpt = Annotated[
     int | None,
-    typer.Option("--release", help="Release number (default: the latest not under embargo)."),
+    typer.Option(
+        "--release",
+        help="Release number (default: the latest not under embargo).",
+        min=1,
+        max=MAX_ID,
+    ),
 ]
 
 
@@ -168,8 +174,8 @@ def _text(v: Any) -> str:
 
 
 def diff(
-    release_a: Annotated[int, typer.Argument(help="The earlier release.")],
-    release_b: Annotated[int, typer.Argument(help="The later release.")],
+    release_a: Annotated[int, typer.Argument(help="The earlier release.", min=1, max=MAX_ID)],
+    release_b: Annotated[int, typer.Argument(help="The later release.", min=1, max=MAX_ID)],
     table: Annotated[str | None, typer.Option("--table", help="Only this table.")] = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from midex.contract.errors import UsageError
+from midex.storage.catalog import MAX_ID
 
 FORMATS = ("text", "json", "csv", "html")
 
@@ -15,7 +16,9 @@ FORMATS = ("text", "json", "csv", "html")
 def register(app: typer.Typer) -> None:
     @app.command()
     def report(
-        submission_id: Annotated[int, typer.Argument(help="The submission's id.")],
+        submission_id: Annotated[
+            int, typer.Argument(help="The submission's id.", min=1, max=MAX_ID)
+        ],
         fmt: Annotated[
             str, typer.Option("--format", help="text (default), json, csv or html.")
         ] = "text",

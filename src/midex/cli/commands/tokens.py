@@ -11,10 +11,14 @@ import typer
 from midex.cli.app import JsonOpt, emit_json, format_table, open_context, provider_app
 from midex.contract.errors import UsageError
 from midex.service.tokens import Role, issue_token, list_tokens, revoke_token
+from midex.storage.catalog import MAX_ID
 
 ExpiresOpt = Annotated[
     float | None,
-    typer.Option("--expires-in", help="Days until the token stops working (default: never)."),
+    typer.Option(
+        "--expires-in",
+        help="Days until the token stops working (default: never; at most 36,500).",
+    ),
 ]
 
 token_app = typer.Typer(help="API tokens for consumers and administrators.", no_args_is_help=True)
@@ -82,7 +86,9 @@ def register(app: typer.Typer) -> None:
 
     @token_app.command("revoke")
     def token_revoke(
-        token_id: Annotated[int, typer.Argument(help="The token's id (`midex token list`).")],
+        token_id: Annotated[
+            int, typer.Argument(help="The token's id (`midex token list`).", min=1, max=MAX_ID)
+        ],
         as_json: JsonOpt = False,
     ) -> None:
         """Revoke a token: it stops working at once; its record stays for the audit."""
