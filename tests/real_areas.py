@@ -366,11 +366,11 @@ def _remittance_prices(path: Path) -> Iterator[Row]:
     """
     rows = _csv_all(path)
     head = [_text(c) for c in rows[0]]  # "Receiving Countries  Name" collapses to one space
-    where = [
-        (REF, head.index("Sending Countries Name")),
-        (REF, head.index("Sending Countries Code")),
-        (COUNTERPART, head.index("Receiving Countries Name")),
-        (COUNTERPART, head.index("Receiving Countries Code")),
+    where = [  # as the layout reads them: REF_AREA the receiving end, the partner the sending
+        (REF, head.index("Receiving Countries Name")),
+        (REF, head.index("Receiving Countries Code")),
+        (COUNTERPART, head.index("Sending Countries Name")),
+        (COUNTERPART, head.index("Sending Countries Code")),
     ]
     series = head.index("Series Code")
     quarters = _columns(

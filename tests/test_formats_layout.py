@@ -10,7 +10,7 @@ import pytest
 from midex.contract.errors import MidexError
 from midex.contract.schema import load_schema
 from midex.formats import detect_format, format_names, read_submission
-from tests.conftest import REPO, write
+from tests.conftest import REAL_DATA, REPO, write
 
 
 @pytest.fixture
@@ -216,3 +216,62 @@ def test_a_matrix_keeps_its_totals_residuals_and_declared_zeros(
     (layouts / "matrix.yaml").write_text(MATRIX.replace("zeros: missing", "zeros: some"))
     with pytest.raises(MidexError, match="zeros must be 'missing' or 'values'"):
         read_submission(write(tmp_path / "m.csv", text), "layout:matrix", load_schema())
+
+
+SUM_PARTS = """\
+description: an office that reports a country as its parts
+header: 1
+shape: wide
+dimensions:
+  REF_AREA: Code
+values:
+  columns: '^\\d{4}$'
+  header_is: TIME_PERIOD
+sum_parts:
+  TZA: ["835", "836"]
+fixed:
+  INDICATOR: GNI
+"""
+
+
+def test_an_area_given_only_as_its_parts_is_their_exact_sum(layouts: Path, tmp_path: Path) -> None:
+    """sum_parts: TZA = Mainland (835) + Zanzibar (836), added exactly where both have a value;
+    a year where a part has none is left out and noted, never published as a part's value."""
+    (layouts / "parts.yaml").write_text(SUM_PARTS, encoding="utf-8")
+    text = "Code,1989,1990,1991\n835,100.1,200.2,\n836,,0.1,5\nKEN,7,8,9\n"
+    parsed = read_submission(write(tmp_path / "gni.csv", text), "layout:parts", load_schema())
+    rows = table_rows(parsed, "REF_AREA", "TIME_PERIOD", "OBS_VALUE", "SOURCE_ROW", "COMMENT")
+    assert rows == [
+        ("KEN", "1989", "7", 4, None),
+        ("KEN", "1990", "8", 4, None),
+        ("KEN", "1991", "9", 4, None),
+        ("TZA", "1990", "200.3", 2, "sum of parts 835 (row 2), 836 (row 3)"),
+    ]
+    notes = " | ".join(parsed.notes)
+    assert "2 values left out because a part of the area had none" in notes, notes
+    assert "TZA 1989" in notes and "TZA 1991" in notes
+
+
+@pytest.mark.skipif(not REAL_DATA.is_dir(), reason="../shared/data/real is not there")
+def test_unsd_ama_tanzania_is_mainland_plus_zanzibar() -> None:
+    """The UNSD AMA workbook gives Tanzania only as 835 and 836 (former_areas on their own):
+    TZA's GNI is their sum for 1990-2020, where Zanzibar has figures; none before."""
+    from openpyxl import load_workbook
+
+    path = REAL_DATA / "unsd_ama_gni_current_usd_all_countries.xlsx"
+    wb = load_workbook(path, read_only=True)
+    rows = [r for r in wb.worksheets[0].iter_rows(values_only=True)]
+    wb.close()
+    header = next(r for r in rows if "CountryID" in r)
+    parts = {r[0]: dict(zip(header, r, strict=True)) for r in rows if r[0] in (835, 836)}
+    parsed = read_submission(path, "auto", load_schema())
+    assert parsed.format == "layout:unsd_ama_gni_current_usd"
+    tza = {
+        r["TIME_PERIOD"]: float(r["OBS_VALUE"])
+        for r in parsed.table.to_pylist()
+        if r["REF_AREA"] == "TZA"
+    }
+    assert sorted(tza) == [str(y) for y in range(1990, 2021)]
+    for year, value in tza.items():
+        assert value == pytest.approx(parts[835][int(year)] + parts[836][int(year)], rel=1e-12)
+    assert "835" not in parsed.table.column("REF_AREA").to_pylist()

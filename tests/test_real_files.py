@@ -378,7 +378,7 @@ def test_unhcr_and_unrwa(processed: dict[str, Any]) -> None:
         ("unhcr_refugee_data_finder_2021_by_country_of_asylum.csv",
          "Refugees under UNHCR's mandate", "REFUGEES_ASYLUM"),
         ("unhcr_refugee_data_finder_2021_unrwa_palestine_refugees_by_asylum.csv", "Total",
-         "REFUGEES_ASYLUM"),
+         "REFUGEES_UNRWA"),
     ]:  # fmt: skip
         lines = (REAL_DATA / name).read_text(encoding="utf-8").splitlines()
         start = next(i for i, line in enumerate(lines) if line.startswith("Year,"))
@@ -389,6 +389,28 @@ def test_unhcr_and_unrwa(processed: dict[str, Any]) -> None:
             if r[column].strip():
                 key = (r["Country of asylum (ISO)"], "_Z", indicator, "_T", r["Year"])
                 assert close(got[key], float(r[column])), key
+
+
+def test_unrwa_refugees_are_a_part_not_a_replacement_of_unhcr_refugees(
+    processed: dict[str, Any],
+) -> None:
+    """UNRWA's Palestine refugees are their own series: UNHCR's figure for a country where UNRWA
+    operates is not replaced by UNRWA's part (Syria 2010 was published as 476,801, UNRWA's part
+    alone, instead of UNHCR's 1,005,471 or the World Bank's total of the two)."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(processed["ctx"].lake.resolved_dir("observations")).to_pylist()
+    published = {
+        (r["REF_AREA"], r["INDICATOR"], r["TIME_PERIOD"]): r["OBS_VALUE"]
+        for r in table
+        if r["COUNTERPART_AREA"] == "_Z" and r["SEX"] == "_T"
+    }
+    assert published[("SYR", "REFUGEES_UNRWA", "2010")] == 476_801
+    assert published[("LBN", "REFUGEES_UNRWA", "2016")] == 463_664
+    # UNHCR's own figure (its 2021 file) or the World Bank's (SM.POP.REFG, 2017 file: UNHCR's
+    # and UNRWA's together, of an earlier vintage): never UNRWA's part alone
+    assert published[("SYR", "REFUGEES_ASYLUM", "2010")] in (1_005_471, 1_501_442)
+    assert published[("LBN", "REFUGEES_ASYLUM", "2016")] in (1_012_959, 1_476_618)
 
 
 def test_oecd_dac_2018_is_missing_and_averages_are_not_periods(processed: dict[str, Any]) -> None:
@@ -430,6 +452,9 @@ def test_owid_undata_unsd(processed: dict[str, Any]) -> None:
             if isinstance(year, int) and isinstance(row[j], int | float):
                 assert close(got[(iso3, "_Z", "GNI", "_T", str(year))], row[j])
     assert "810" in " ".join(status(processed, unsd).notes or [])  # USSR left out, reported
+    parts = [next(r for r in rows if r[0] == m49) for m49 in (835, 836)]  # Tanzania's two parts
+    year = header.index(2019)
+    assert close(got[("TZA", "_Z", "GNI", "_T", "2019")], parts[0][year] + parts[1][year])
 
 
 def test_undesa_flows_and_ims_2020(processed: dict[str, Any]) -> None:

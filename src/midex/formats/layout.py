@@ -38,6 +38,10 @@ Adding a provider's layout needs no Python. The keys (all optional unless said):
         fixed: {INDICATOR: EMIG_STOCK}   # what the total is
         swap: [REF_AREA, COUNTERPART_AREA]   # the column's partner becomes the area, the
                                              # partner _Z (all); read before `where` filters
+    sum_parts:               # an area the source gives only as its parts (no ISO code of
+      TZA: ["835", "836"]    # their own): their values are added into the area's, for each
+                             # period where every part has one (else left out, noted); the
+                             # parts' own rows are not kept
     tables: [...]            # several tables (sheets) in one file: each entry takes the keys
                              # above and inherits the top-level ones
 
@@ -53,6 +57,7 @@ import re
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -84,6 +89,7 @@ _KNOWN_KEYS = {
     "description", "detect", "encoding", "delimiter", "sheet", "header", "skip_rows", "end",
     "footer_rows", "shape", "dimensions", "values", "fixed", "codes", "where",
     "where_not_blank", "comment", "numbers", "missing", "tables", "total_rows", "zeros",
+    "sum_parts",
 }  # fmt: skip
 
 
@@ -316,7 +322,7 @@ def _cell(row: list[str], j: int) -> str:
 
 @dataclass
 class _LeftOut:
-    """What reading a table left out, for the parse notes."""
+    """What reading a table left out, for the parse notes (and held back: sum_parts)."""
 
     rows: dict[str, list[str]] = field(default_factory=lambda: {"aggregate": [], "former": []})
     cells: dict[str, list[str]] = field(default_factory=lambda: {"aggregate": [], "former": []})
@@ -324,6 +330,11 @@ class _LeftOut:
     empty: int = 0
     zeros: int = 0
     total_cells: int = 0
+    partial_sums: list[str] = field(default_factory=list)  # area and period of each
+    # the parts of sum_parts areas, held back until the table is read (_Held)
+    held: dict[tuple[Any, ...], dict[str, tuple[str, int, str | None]]] = field(
+        default_factory=dict
+    )
 
     def notes(self, where_in: str) -> list[str]:
         """The parse notes, one per kind of thing left out."""
@@ -347,6 +358,14 @@ class _LeftOut:
             notes.append(
                 f"{self.zeros} cells of exactly 0 read as no data: the layout says this source "
                 f"writes 0 where it has no figure{where_in}"
+            )
+        if self.partial_sums:
+            notes.append(
+                count_note(
+                    f"values left out because a part of the area had none for that period "
+                    f"(the layout's sum_parts){where_in}",
+                    self.partial_sums,
+                )
             )
         if self.total_cells:
             notes.append(
@@ -374,6 +393,7 @@ class _TableReader:
     missing: set[str]
     others: NonCountries
     totals: list[_TotalRow]
+    parts: dict[str, str]  # a part's code (normalised) -> the area it is a part of
     schema: Schema
 
     def code(self, col: str, value: str) -> str:
@@ -434,6 +454,11 @@ class _TableReader:
         }
         if "COUNTERPART_AREA" in base:
             base["COUNTERPART_AREA"] = self.partner(base["COUNTERPART_AREA"])
+        whole = self.parts.get(_norm(base.get("REF_AREA", "")))
+        if whole is not None and total is None:  # held back, added up once the table is read
+            held = _Held(base["REF_AREA"].strip(), left.held)
+            self.add_cells(row, number, sheet, {**base, "REF_AREA": whole}, None, held, left)
+            return
         others = self.others
         skip = next(
             (others.kind(base.get(c)) for c in AREA_COLUMNS if others.kind(base.get(c))), None
@@ -456,7 +481,7 @@ class _TableReader:
         sheet: str | None,
         base: dict[str, str],
         total: _TotalRow | None,
-        out: RawRows,
+        out: RawRows | _Held,
         left: _LeftOut,
     ) -> None:
         """Add an observation to `out` per value cell of the row (`base`: its dimensions)."""
@@ -486,6 +511,41 @@ class _TableReader:
                     continue
                 values["OBS_VALUE"] = parsed
                 out.add(values, row=number, sheet=sheet, column=" ".join(self.header[j].split()))
+
+
+@dataclass
+class _Held:
+    """Collects the observations of one part of an area (`sum_parts`) into `into`: by the
+    observation's key and source column, the part's value and where it was read."""
+
+    part: str
+    into: dict[tuple[Any, ...], dict[str, tuple[str, int, str | None]]]
+
+    def add(
+        self, values: dict[str, str], row: int, sheet: str | None = None, column: str | None = None
+    ) -> None:
+        key = (tuple(sorted((k, v) for k, v in values.items() if k != "OBS_VALUE")), column)
+        self.into.setdefault(key, {})[self.part] = (values["OBS_VALUE"], row, sheet)
+
+
+def _add_sums(
+    spec: dict[str, Any], held: dict[tuple[Any, ...], dict[str, tuple[str, int, str | None]]],
+    out: RawRows, left: _LeftOut,
+) -> None:  # fmt: skip
+    """The areas of `sum_parts`, each value the exact sum of its parts' (Decimal), where every
+    part has one; read at the first part's row, the parts and their rows said in COMMENT."""
+    wanted = {whole: [str(p).strip() for p in parts] for whole, parts in spec["sum_parts"].items()}
+    for (items, column), found in held.items():
+        values = dict(items)
+        parts = wanted[values["REF_AREA"]]
+        if set(found) != set(parts):
+            left.partial_sums.append(f"{values['REF_AREA']} {values.get('TIME_PERIOD', '')}")
+            continue
+        total = sum((Decimal(found[p][0]) for p in parts), Decimal(0))
+        said = ", ".join(f"{p} (row {found[p][1]})" for p in parts)
+        comment = "; ".join(c for c in (values.get("COMMENT"), f"sum of parts {said}") if c)
+        _, row, sheet = found[parts[0]]
+        out.add({**values, "OBS_VALUE": str(total), "COMMENT": comment}, row, sheet, column)
 
 
 def _table_reader(
@@ -524,6 +584,11 @@ def _table_reader(
         | {str(m).strip().lower() for m in spec.get("missing") or ()},
         others=non_countries(schema),
         totals=_total_rows(spec, dims, layout),
+        parts={
+            _norm(str(part)): str(whole)
+            for whole, parts in (spec.get("sum_parts") or {}).items()
+            for part in parts
+        },
         schema=schema,
     )
 
@@ -547,6 +612,8 @@ def _read_table(
             continue
         rows += 1
         reader.read_row(row, i + 1, sheet.name, out, left)
+    if left.held:
+        _add_sums(spec, left.held, out, left)
     where_in = f" (sheet {sheet.name})" if sheet.name and spec.get("_many") else ""
     notes.extend(left.notes(where_in))
 
