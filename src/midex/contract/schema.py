@@ -6,7 +6,6 @@ repeats them as Python literals.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -14,11 +13,13 @@ from typing import Any
 
 import yaml
 
+from midex.contract.digest import sha256_tree
 from midex.contract.errors import MidexError
 
 # Lineage, each list once. The cell of the submitted file a value came from (every raw row
 # carries it; the readers set it), and with the text found there (findings name both).
 CELL_LINEAGE = ("SOURCE_ROW", "SOURCE_SHEET", "SOURCE_COLUMN")
+CELL_LINEAGE_TYPES = ("int64", "string", "string")  # their Arrow types (pa.type_for_alias)
 CELL_AND_TEXT = (*CELL_LINEAGE, "SOURCE_VALUE")
 # what UNIT_MULT may be: a power of ten from 10^-12 to 10^15
 UNIT_MULT_RANGE = (-12, 15)
@@ -130,11 +131,8 @@ def _codelist(path: Path) -> Codelist:
 
 def mapping_version(root: Path) -> str:
     """Content hash of every schema file: recorded on each observation as MAPPING_VERSION."""
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.yaml")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
+    files = sorted(root.rglob("*.yaml"))
+    return sha256_tree((p, p.relative_to(root).as_posix()) for p in files)[:12]
 
 
 def _area_overrides(doc: dict[str, Any]) -> dict[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from midex.contract.schema import Schema
+from midex.contract.schema import CELL_LINEAGE, CELL_LINEAGE_TYPES, Schema
 
 
 class RawRows:
@@ -45,9 +45,7 @@ class RawRows:
 
     def table(self) -> pa.Table:
         data: dict[str, list[Any]] = {n: self.columns[n] for n in self.names}
-        data["SOURCE_ROW"] = self.rows
-        data["SOURCE_SHEET"] = self.sheets
-        data["SOURCE_COLUMN"] = self.source_columns
+        data.update(zip(CELL_LINEAGE, (self.rows, self.sheets, self.source_columns), strict=True))
         return pa.table(data, schema=raw_arrow_schema(self.schema))
 
 
@@ -56,9 +54,8 @@ def raw_arrow_schema(schema: Schema) -> pa.Schema:
     return pa.schema(
         [pa.field(c.name, pa.string()) for c in schema.template_columns]
         + [
-            pa.field("SOURCE_ROW", pa.int64()),
-            pa.field("SOURCE_SHEET", pa.string()),
-            pa.field("SOURCE_COLUMN", pa.string()),
+            pa.field(name, pa.type_for_alias(kind))
+            for name, kind in zip(CELL_LINEAGE, CELL_LINEAGE_TYPES, strict=True)
         ]
     )
 

@@ -32,7 +32,7 @@ from midex.contract import periods, rules
 from midex.contract.areas import NOT_APPLICABLE, resolve_areas
 from midex.contract.findings import Finding, sort_findings
 from midex.contract.rules import PROBLEMS, SERVER_ONLY, Problem
-from midex.contract.schema import LCU, Schema
+from midex.contract.schema import CELL_LINEAGE, CELL_LINEAGE_TYPES, LCU, Schema
 from midex.quality.validate import (
     Suite,
     SuiteExpectation,
@@ -348,8 +348,6 @@ OBSERVATION_COLUMNS: dict[str, pa.DataType] = {
     "OBS_VALUE": pa.float64(),
     "UNIT_MEASURE": pa.string(),
     "OBS_STATUS": pa.string(),
-    "SOURCE_ROW": pa.int64(),
-    "SOURCE_SHEET": pa.string(),
-    "SOURCE_COLUMN": pa.string(),
+    **{c: pa.type_for_alias(t) for c, t in zip(CELL_LINEAGE, CELL_LINEAGE_TYPES, strict=True)},
     "SOURCE_VALUE": pa.string(),
 }

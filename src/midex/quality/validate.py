@@ -27,7 +27,7 @@ from midex.contract import rules
 from midex.contract.areas import NOT_APPLICABLE, area_codes
 from midex.contract.errors import MidexError
 from midex.contract.findings import Finding
-from midex.contract.schema import CELL_AND_TEXT, Schema
+from midex.contract.schema import CELL_AND_TEXT, CELL_LINEAGE, Schema
 
 log = logging.getLogger(__name__)
 
@@ -589,9 +589,7 @@ def quarantine_findings(quarantine: DataFrame, by_submission: bool = False) -> A
 
     rows = quarantine.select(
         "SUBMISSION_ID",
-        "SOURCE_ROW",
-        "SOURCE_SHEET",
-        "SOURCE_COLUMN",
+        *CELL_LINEAGE,
         F.explode("PROBLEMS").alias("p"),
     ).collect()
     found: dict[int, list[Finding]] = {}

@@ -19,23 +19,12 @@ from midex.contract.schema import CELL_AND_TEXT
 from midex.release.bundle import filter_rows, read_manifest, read_table
 from midex.storage.catalog import Release
 
-LINEAGE_COLUMNS = [
-    "PROVIDER",
-    "SUBMISSION_ID",
-    "SOURCE_FILE",
-    *CELL_AND_TEXT,
-    "SOURCE_UNIT",
-    "MAPPING_VERSION",
-]
 # columns of `observations` that say where a value came from, not what it is (not diffed)
 NOT_VALUES = {
     "PROVIDER",
     "SUBMISSION_ID",
     "SOURCE_FILE_SHA256",
-    "SOURCE_ROW",
-    "SOURCE_SHEET",
-    "SOURCE_COLUMN",
-    "SOURCE_VALUE",
+    *CELL_AND_TEXT,
     "SOURCE_UNIT",
     "MAPPING_VERSION",
     "ACCEPTED_AT",

@@ -21,7 +21,6 @@ What reaches the cluster:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import signal
@@ -32,6 +31,7 @@ from collections import deque
 from pathlib import Path
 
 import midex
+from midex.contract.digest import sha256_tree
 from midex.contract.errors import MidexError
 from midex.contract.settings import Settings, get_settings
 from midex.runtime.class_archive import archive_path
@@ -69,11 +69,7 @@ def _package_files() -> list[tuple[Path, str]]:
 def package_zip(settings: Settings) -> Path:
     """The midex package as a zip for `--py-files`, named by its content hash; built once."""
     files = _package_files()
-    digest = hashlib.sha256()
-    for path, name in files:
-        digest.update(name.encode())
-        digest.update(path.read_bytes())
-    target = settings.home / "dist" / f"midex-{digest.hexdigest()[:16]}.zip"
+    target = settings.home / "dist" / f"midex-{sha256_tree(files)[:16]}.zip"
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

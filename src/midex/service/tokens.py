@@ -12,11 +12,11 @@ import secrets
 import threading
 import time
 from collections import OrderedDict, deque
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 from sqlmodel import col, select
 
-from midex.contract.clock import utcnow
+from midex.contract.clock import as_utc, utcnow
 from midex.contract.errors import MidexError
 from midex.storage.catalog import Catalog, Token
 
@@ -97,10 +97,8 @@ def verify_token(catalog: Catalog, token: str) -> Token | None:
         record = s.exec(select(Token).where(Token.token_sha256 == token_sha256(token))).first()
     if record is None or record.revoked_at is not None:
         return None
-    if record.expires_at is not None:
-        until = record.expires_at
-        if (until if until.tzinfo else until.replace(tzinfo=UTC)) <= utcnow():
-            return None
+    if record.expires_at is not None and as_utc(record.expires_at) <= utcnow():
+        return None
     return record
 
 

@@ -11,7 +11,7 @@ import fcntl
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ from sqlalchemy import JSON, Column, Engine, UniqueConstraint, delete, event, fu
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 
-from midex.contract.clock import utcnow
+from midex.contract.clock import as_utc, utcnow
 from midex.contract.errors import MidexError
 from midex.contract.providers import ProviderKind  # kept importable from here
 from midex.storage.owners import owner_alive
@@ -153,8 +153,7 @@ class Release(SQLModel, table=True):
     def under_embargo(self, now: datetime) -> bool:
         if self.embargo_until is None:
             return False
-        until = self.embargo_until
-        return (until if until.tzinfo else until.replace(tzinfo=UTC)) > now
+        return as_utc(self.embargo_until) > now
 
 
 class Token(SQLModel, table=True):
@@ -170,10 +169,6 @@ class Token(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
     expires_at: datetime | None = None  # after this instant the token no longer works
-
-
-def _as_utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _normalise_url(url: str) -> str:
@@ -445,7 +440,7 @@ class Catalog:
                 current = s.get(Claim, sid)
                 stale = current is not None and (
                     current.owner == owner
-                    or _as_utc(current.expires_at) <= now
+                    or as_utc(current.expires_at) <= now
                     or not owner_alive(current.owner)
                 )
                 if current is None or not stale:
@@ -479,7 +474,7 @@ class Catalog:
             stale = [
                 c
                 for c in s.exec(select(Claim))
-                if _as_utc(c.expires_at) <= now or not owner_alive(c.owner)
+                if as_utc(c.expires_at) <= now or not owner_alive(c.owner)
             ]
             dropped = 0
             for c in stale:  # only if still held by the same owner, as seen

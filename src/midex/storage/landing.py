@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from midex.contract.digest import CHUNK
 from midex.contract.errors import MidexError
 from midex.storage import landing_s3
 from midex.storage.landed import LandedFile, safe_file_name
@@ -33,7 +34,7 @@ def land_file(source: Path, landing_root: Path, provider_code: str) -> LandedFil
     fd, tmp_name = tempfile.mkstemp(prefix=".landing-", dir=landing_root)
     try:
         with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            while chunk := src.read(1 << 20):
+            while chunk := src.read(CHUNK):  # hashed as it is copied: read once
                 digest.update(chunk)
                 out.write(chunk)
                 size += len(chunk)
