@@ -69,6 +69,20 @@ def test_periods() -> None:
     assert periods.normalise_period("2019-13") is None
 
 
+@pytest.mark.spark
+def test_the_previous_period_in_spark_is_the_previous_period(spark) -> None:  # type: ignore[no-untyped-def]
+    """The suite's SQL ($periods:previous) gives what periods.previous_period gives, for every
+    kind of period and each boundary (a year, the first and other quarters and months)."""
+    from pyspark.sql import functions as F
+
+    cases = ["2020", "1990", "2020-Q1", "2020-Q2", "2020-Q4", "2020-01", "2020-02", "2020-12"]
+    rows = spark.createDataFrame([(p,) for p in cases], "TIME_PERIOD string")
+    got = rows.select("TIME_PERIOD", F.expr(periods.PREVIOUS_PERIOD_SQL).alias("P")).collect()
+    assert {r.TIME_PERIOD: r.P for r in got} == {p: periods.previous_period(p) for p in cases}
+    suite = load_suite(get_settings().expectations / "harmonised.yaml", load_schema())
+    assert periods.PREVIOUS_PERIOD_SQL in suite.derive["PREVIOUS_PERIOD_EXPECTED"]
+
+
 COLUMNS = (
     "REF_AREA string, COUNTERPART_AREA string, INDICATOR string, SEX string, AGE string, "
     "TIME_PERIOD string, OBS_VALUE double, UNIT_MEASURE string, OBS_STATUS string, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+WRITE = "YYYY, YYYY-Qn or YYYY-MM"  # how to write a period, for messages
 YEAR = r"^\d{4}$"
 YEAR_FLOAT = r"^\d{4}\.0+$"  # a year a spreadsheet stored as a number
 QUARTER = r"^(\d{4})-?Q([1-4])$"
@@ -37,6 +38,20 @@ def normalise_period(value: str | None) -> str | None:
 
 def is_canonical(value: str) -> bool:
     return _CANONICAL.match(value) is not None
+
+
+# previous_period as Spark SQL over the column TIME_PERIOD (canonical periods), for the
+# validation suite's change-from-the-previous-period rule ("$periods:previous" in
+# expectations/harmonised.yaml); a test holds the two to the same answers
+PREVIOUS_PERIOD_SQL = (
+    "CASE WHEN length(TIME_PERIOD) = 4 THEN cast(cast(TIME_PERIOD AS int) - 1 AS string) "
+    "WHEN substr(TIME_PERIOD, 6, 1) = 'Q' THEN "
+    "CASE WHEN substr(TIME_PERIOD, 7, 1) = '1' "
+    "THEN concat(cast(cast(substr(TIME_PERIOD, 1, 4) AS int) - 1 AS string), '-Q4') "
+    "ELSE concat(substr(TIME_PERIOD, 1, 6), "
+    "cast(cast(substr(TIME_PERIOD, 7, 1) AS int) - 1 AS string)) END "
+    "ELSE date_format(add_months(to_date(concat(TIME_PERIOD, '-01')), -1), 'yyyy-MM') END"
+)
 
 
 def previous_period(period: str) -> str:

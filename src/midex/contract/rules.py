@@ -23,6 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from midex.contract import periods
 from midex.contract.areas import NOT_APPLICABLE
 from midex.contract.schema import LCU, UNIT_MULT_RANGE
 
@@ -42,7 +43,7 @@ TEMPLATES: dict[str, str] = {
     ),
     "not_bilateral": "{indicator} is not a bilateral indicator; leave COUNTERPART_AREA blank",
     "unknown_code": "unknown {column} '{value}'; {fix}",
-    "bad_period": "TIME_PERIOD '{value}' is not a period; write YYYY, YYYY-Qn or YYYY-MM",
+    "bad_period": "TIME_PERIOD '{value}' is not a period; write " + periods.WRITE,
     "bad_number": (
         "OBS_VALUE '{value}' is not a number; write digits with a point for decimals, "
         "no thousands separators, or leave blank if missing"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from midex.contract import periods
 from midex.contract.errors import MidexError
 from midex.contract.schema import Schema
 
@@ -62,8 +63,14 @@ class TableCheck:
 
 def _reference(ref: str, table: str, schema: Schema) -> Any:
     kind, _, name = ref[1:].partition(":")
+    if kind == "periods" and name == "year":
+        return periods.YEAR
     if kind == "table":
         definition = schema.table(table)
+        if name.startswith("parameters."):  # a table's parameter, from its definition
+            parameter = name.removeprefix("parameters.")
+            if parameter in (definition.get("parameters") or {}):
+                return definition["parameters"][parameter]
         if name == "columns":
             return [c["name"] for c in definition["columns"]]
         if name == "grain":
@@ -86,6 +93,8 @@ def _expand(value: Any, table: str, schema: Schema) -> Any:
         return _reference(value, table, schema)
     if isinstance(value, dict):
         return {k: _expand(v, table, schema) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, table, schema) for v in value]
     return value
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from midex.contract import rules
+from midex.contract import periods, rules
 from midex.contract.areas import NOT_APPLICABLE, area_codes
 from midex.contract.errors import MidexError
 from midex.contract.findings import Finding
@@ -179,6 +179,8 @@ def _sql_reference(ref: str, schema: Schema, params: dict[str, Any]) -> str:
         return _coherence_values(schema)
     if kind == "ratios" and name == "expected":
         return _ratios_expected(schema)
+    if kind == "periods" and name == "previous":
+        return f"({periods.PREVIOUS_PERIOD_SQL})"
     if kind == "sex_value" and name in schema.sex.code_set():
         return _sex_value(name, schema)
     value = _reference(ref, schema, params)

@@ -15,7 +15,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from midex.contract.errors import MidexError
-from midex.contract.periods import is_canonical
+from midex.contract.periods import WRITE, is_canonical
 from midex.contract.schema import Schema
 from midex.release.bundle import read_manifest
 from midex.storage.catalog import Release
@@ -71,7 +71,7 @@ def parse_query(
         indicators.append(code)
     for name, p in (("period_from", period_from), ("period_to", period_to)):
         if p is not None and not is_canonical(p):
-            raise BadFilter(f"{name} {_shown(p)} is not a period; write YYYY, YYYY-Qn or YYYY-MM")
+            raise BadFilter(f"{name} {_shown(p)} is not a period; write {WRITE}")
     if group is not None and not _CODE.match(group):
         raise BadFilter(f"group {_shown(group)} is not a group code (e.g. WB_LMC)")
     if not 1 <= limit <= MAX_LIMIT:

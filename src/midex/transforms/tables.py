@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as F
 
+from midex.contract import periods
 from midex.contract.areas import residual_codes
 from midex.contract.errors import MidexError
 from midex.contract.groups import group_members_table
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
 TOTALS = "COUNTERPART_AREA = '_Z' AND SEX = '_T' AND AGE = '_T'"
-ANNUAL = r"^\d{4}$"
+ANNUAL = periods.YEAR
 
 
 # -- inputs -------------------------------------------------------------------------------------

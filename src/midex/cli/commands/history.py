@@ -23,7 +23,7 @@ def series_history(ctx: Any, spark: Any, area: str, indicator: str, period: str 
 
     from midex.contract.areas import resolve_areas
     from midex.contract.clock import as_utc
-    from midex.contract.periods import normalise_period
+    from midex.contract.periods import WRITE, normalise_period
     from midex.stages import resolution
 
     resolved = resolve_areas([area.strip()], ctx.schema)
@@ -40,7 +40,7 @@ def series_history(ctx: Any, spark: Any, area: str, indicator: str, period: str 
     if period:
         canonical = normalise_period(period)
         if canonical is None:
-            raise MidexError(f"--period {period!r} is not a period; write YYYY, YYYY-Qn or YYYY-MM")
+            raise MidexError(f"--period {period!r} is not a period; write {WRITE}")
         versions = versions.where(F.col("TIME_PERIOD") == canonical)
     subs = {s.id: s for s in ctx.catalog.submissions()}
     rows = []

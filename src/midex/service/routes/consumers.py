@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from midex.contract.clock import as_utc, utcnow
+from midex.contract.periods import WRITE
 from midex.service import queries
 from midex.service.access import Principal, Reader
 from midex.service.payloads import MEDIA, CatalogId, ReleaseNumber, release_out
@@ -25,7 +26,7 @@ router = APIRouter(tags=["consumers"])
 def filters(
     area: Annotated[str | None, Query(description="ISO3 codes, comma separated")] = None,
     indicator: Annotated[str | None, Query(description="indicator codes or aliases")] = None,
-    period_from: Annotated[str | None, Query(description="YYYY, YYYY-Qn or YYYY-MM")] = None,
+    period_from: Annotated[str | None, Query(description=WRITE)] = None,
     period_to: str | None = None,
     group: Annotated[str | None, Query(description="a group code, GET /api/groups")] = None,
     limit: int = 100,
