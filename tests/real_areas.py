@@ -53,7 +53,16 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["area_labels", "area_labels_with_values"]
+from midex.contract.areas import NOT_APPLICABLE, area_kind, resolve_areas
+from midex.contract.schema import Schema
+
+__all__ = [
+    "KEPT_KINDS",
+    "LEFT_OUT_KINDS",
+    "area_labels",
+    "area_labels_with_values",
+    "classify_areas",
+]
 
 REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
 
@@ -64,6 +73,39 @@ Label = tuple[str, str]
 # One table row (or, for the UN DESA 2013 origins, one column): its non-blank area labels and
 # whether it carries at least one non-zero value.
 Row = tuple[tuple[Label, ...], bool]
+
+
+# ------------------------------------------------------- what midex makes of an area label
+
+# What midex makes of an area label of a source, as the reviewed classification
+# (tests/data/real_area_labels.csv) writes it: composed of the library's own resolve_areas and
+# area_kind, for the tests (the pipeline asks them one value at a time)
+KEPT_KINDS = ("country", "reporting_area", "residual", "partner_total")
+LEFT_OUT_KINDS = ("aggregate", "former", "subnational", "unknown")
+
+
+def classify_areas(labels: list[str], role: str, schema: Schema) -> dict[str, tuple[str, str]]:
+    """label -> (kind, code) for area labels as a source writes them, in the column `role`
+    (REF_AREA or COUNTERPART_AREA). Kinds kept in the observations: country (ISO 3166-1),
+    reporting_area and residual (schemas/areas/overrides.yaml), partner_total (a partner "World":
+    _Z); left out with a parse note or a finding: aggregate, former, subnational, unknown (code
+    empty)."""
+    out: dict[str, tuple[str, str]] = {}
+    rest = []
+    for label in labels:
+        key = label.strip().rstrip("*").strip().upper()
+        if role == "COUNTERPART_AREA" and key in schema.partner_totals:
+            out[label] = ("partner_total", NOT_APPLICABLE)
+        else:
+            rest.append(label)
+    for r in resolve_areas(rest, schema):
+        if r.iso3 is not None:
+            extra = schema.area_extra.get(r.iso3)
+            kind = "country" if extra is None else extra[0].removesuffix("s")
+            out[r.value] = (kind, r.iso3)
+        else:
+            out[r.value] = (area_kind(r.value, schema) or "unknown", "")
+    return out
 
 
 # --------------------------------------------------------------------------- cell helpers

@@ -178,3 +178,14 @@ def test_check_and_the_server_agree_on_the_same_file(
         return json.dumps(f, sort_keys=True)
 
     assert sorted(map(key, offline)) == sorted(map(key, server))
+
+
+def test_an_engine_frame_without_a_declared_column_is_refused() -> None:
+    """Both engines' frames are held to rules.FRAME_COLUMNS (offline: but the lake's columns)."""
+    from midex.contract.rules import FRAME_COLUMNS, SERVER_ONLY, check_frame
+
+    check_frame(set(FRAME_COLUMNS) - SERVER_ONLY, "offline", server=False)
+    with pytest.raises(RuntimeError, match=r"the Spark harmonisation frame lacks FX_RATE"):
+        check_frame(set(FRAME_COLUMNS) - SERVER_ONLY, "Spark", server=True)
+    with pytest.raises(RuntimeError, match=r"offline harmonisation frame lacks _MULT, _PERIOD"):
+        check_frame(set(FRAME_COLUMNS) - {"_MULT", "_PERIOD"}, "offline", server=False)

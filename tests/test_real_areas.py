@@ -5,7 +5,7 @@ files use: country (ISO 3166-1), reporting area (an area without an ISO code: Ko
 Islands), residual (a partner the source could not attribute: Other North, Other South),
 partner_total (a partner "World": the source's own total, _Z), and what is left out: aggregate,
 former, subnational. The labels are read from the files independently of midex
-(tests/real_areas.py); the kinds and codes come from midex.contract.areas.classify_areas over
+(tests/real_areas.py); the kinds and codes come from tests.real_areas.classify_areas over
 schemas/areas/overrides.yaml. A change to either shows here as a row to review.
 
 A few labels are classified by review where midex cannot classify them (MIDEX_DIFFERS: the
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import pytest
 
-from midex.contract.areas import KEPT_KINDS, LEFT_OUT_KINDS, classify_areas, iso3_codes
+from midex.contract.areas import iso3_codes
 from midex.contract.schema import load_schema
 from tests.conftest import REAL_DATA
-from tests.real_areas import area_labels
+from tests.real_areas import KEPT_KINDS, LEFT_OUT_KINDS, area_labels, classify_areas
 from tests.test_real_files import NOT_ACCEPTED
 
 pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(), reason="../shared/data/real is not there")

@@ -655,9 +655,8 @@ def test_no_country_or_reporting_area_with_a_value_is_dropped(processed: dict[st
     by midex) is in what midex harmonised from that file, in the same column. The files with
     areas that midex does not accept are NOT_ACCEPTED, each with its reason; nothing of them is
     published."""
-    from midex.contract.areas import KEPT_KINDS, classify_areas
     from midex.contract.schema import load_schema
-    from tests.real_areas import area_labels_with_values
+    from tests.real_areas import KEPT_KINDS, area_labels_with_values, classify_areas
 
     schema = load_schema()
     accepted = [n for n, (_, outcome) in FILES.items() if outcome == "accepted"]

@@ -158,35 +158,6 @@ def resolve_areas(values: list[str], schema: Schema) -> list[AreaResolution]:
     return [out[v] for v in values if v in out]
 
 
-# What an area label of a source is (the reviewed classification, tests/data/real_area_labels.csv)
-KEPT_KINDS = ("country", "reporting_area", "residual", "partner_total")
-LEFT_OUT_KINDS = ("aggregate", "former", "subnational", "unknown")
-
-
-def classify_areas(labels: list[str], role: str, schema: Schema) -> dict[str, tuple[str, str]]:
-    """label -> (kind, code) for area labels as a source writes them, in the column `role`
-    (REF_AREA or COUNTERPART_AREA). Kinds kept in the observations: country (ISO 3166-1),
-    reporting_area and residual (schemas/areas/overrides.yaml), partner_total (a partner "World":
-    _Z); left out with a parse note or a finding: aggregate, former, subnational, unknown (code
-    empty)."""
-    out: dict[str, tuple[str, str]] = {}
-    rest = []
-    for label in labels:
-        key = label.strip().rstrip("*").strip().upper()
-        if role == "COUNTERPART_AREA" and key in schema.partner_totals:
-            out[label] = ("partner_total", NOT_APPLICABLE)
-        else:
-            rest.append(label)
-    for r in resolve_areas(rest, schema):
-        if r.iso3 is not None:
-            extra = schema.area_extra.get(r.iso3)
-            kind = "country" if extra is None else extra[0].removesuffix("s")
-            out[r.value] = (kind, r.iso3)
-        else:
-            out[r.value] = (area_kind(r.value, schema) or "unknown", "")
-    return out
-
-
 # -- labels a file uses for what is not a country (schemas/areas/overrides.yaml); readers of
 # agency files leave them out and say so in the parse notes
 

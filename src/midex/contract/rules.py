@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -216,6 +217,19 @@ FRAME_COLUMNS: dict[str, str] = {
     "FX_RATE": "the accepted exchange rate (LCU per USD) for the row's area and period",
 }
 SERVER_ONLY = frozenset({"FX_RATE"})
+
+
+def check_frame(columns: Iterable[str], engine: str, server: bool) -> None:
+    """Each engine's frame holds every column of FRAME_COLUMNS (offline: but SERVER_ONLY), so a
+    problem written over the declaration reads the same columns in both: a column added to one
+    engine and not the other fails here, on the first row checked, not in a parity test."""
+    wanted = set(FRAME_COLUMNS) if server else set(FRAME_COLUMNS) - SERVER_ONLY
+    missing = sorted(wanted - set(columns))
+    if missing:
+        raise RuntimeError(
+            f"the {engine} harmonisation frame lacks {', '.join(missing)} "
+            "(midex.contract.rules.FRAME_COLUMNS): build them in both engines"
+        )
 
 
 @dataclass(frozen=True)

@@ -260,6 +260,7 @@ def frame(
         "CTX_ALLOWED": pa.array([list(allowed_areas)] * table.num_rows, pa.list_(pa.string())),
         "CTX_ALLOWED_TEXT": pa.array([", ".join(allowed_areas)] * table.num_rows, pa.string()),
     }
+    rules.check_frame(columns, "offline", server=False)
     return pa.table(columns)
 
 

@@ -221,12 +221,6 @@ class Catalog:
         with self.engine.connect() as conn:
             return migrations.current(conn)
 
-    def schema_is_current(self) -> bool:
-        """Whether the catalog's schema is the one this midex's models need (`init` makes it so)."""
-        from midex.storage import migrations
-
-        return self.schema_revision() == migrations.head()
-
     @contextmanager
     def session(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as session:

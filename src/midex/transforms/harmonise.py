@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from midex.contract import periods
 from midex.contract.areas import NOT_APPLICABLE, resolve_areas
-from midex.contract.rules import PROBLEMS, spark_message
+from midex.contract.rules import PROBLEMS, check_frame, spark_message
 from midex.contract.schema import LCU, Codelist, Schema
 from midex.runtime.spark import local_frame
 from midex.transforms.currency import RATES_SCHEMA
@@ -363,6 +363,7 @@ def harmonise(
     terms = _terms()
     df = _join_exchange_rates(df, maps.rates, terms.period)
     df = _join_obs_status(df, maps.obs_status, terms.is_missing, schema)
+    check_frame(df.columns, "Spark", server=True)
     good, bad = _split_by_problems(df, _problems(contexts))
     return (
         _harmonised_rows(good, terms, contexts[0].mapping_version),
