@@ -22,14 +22,11 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from midex.contract import periods
 from midex.contract.areas import NOT_APPLICABLE
 from midex.contract.schema import LCU, UNIT_MULT_RANGE
-
-if TYPE_CHECKING:
-    from pyspark.sql import Column
 
 # Parsing and mapping problems (harmonisation quarantines the row) and validation rules (the
 # suites in expectations/ name these rules; their severity is set there).
@@ -154,16 +151,6 @@ def message(rule: str, **values: Any) -> str:
     }
     # a field the caller could not know (a file-level finding has no value) shows as empty
     return TEMPLATES[rule].format_map(defaultdict(str, shown))
-
-
-def spark_message(rule: str, **values: Column | str) -> Column:
-    """The same message as a Spark column (string fields only; pass literals or columns)."""
-    from pyspark.sql import functions as F
-
-    template = TEMPLATES[rule]
-    printf = re.sub(r"{(\w+)}", "%s", template.replace("%", "%%"))
-    args = [values[name] for name in fields(rule)]
-    return F.format_string(printf, *[a if not isinstance(a, str) else F.lit(a) for a in args])
 
 
 def cell_column(column: str | None, source_column: str | None) -> str | None:

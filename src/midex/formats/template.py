@@ -21,6 +21,7 @@ from midex.contract.errors import MidexError
 from midex.contract.schema import Schema
 from midex.formats import sheets
 from midex.formats.base import FormatSpec, NoFormatMatched, ParsedFile
+from midex.formats.raw import RawRows
 
 _SNIFF_BYTES = 64 * 1024
 _HEADER_MAX = 1 << 20  # row 1 may be this long (thousands of columns); the CSV block is 4 MiB
@@ -283,8 +284,6 @@ def decimal_comma(values: pa.Array, schema: Schema) -> pa.Array:
 def read_workbook(path: Path, name: str, schema: Schema) -> pa.Table:
     """The template as an Excel workbook: the first sheet whose row 1 has the template's
     columns (the data sheet of `midex template --format xlsx`)."""
-    from midex.formats.raw import RawRows
-
     known = [c.name for c in schema.template_columns]
     chosen = None
     for title in sheets.sheet_names(path, name):

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from midex.contract import periods
+from midex.contract.areas import area_codes
 from midex.contract.errors import MidexError
+from midex.contract.groups import load_groups
 from midex.contract.schema import Schema
 
 if TYPE_CHECKING:
@@ -77,13 +79,9 @@ def _reference(ref: str, table: str, schema: Schema) -> Any:
             return list(definition["grain"])
     if kind == "codelist":
         if name == "areas":
-            from midex.contract.areas import area_codes
-
             return sorted(area_codes(schema))
         return sorted(schema.codelist(name).code_set())
     if kind == "groups" and name == "codes":
-        from midex.contract.groups import load_groups
-
         return sorted(g.code for g in load_groups(schema))
     raise MidexError(f"unknown reference {ref!r} in expectations/tables/{table}.yaml")
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
+import threading
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -294,9 +296,6 @@ def finding_for(exp: SuiteExpectation, row: dict[str, Any], schema: Schema) -> F
 def import_in_background() -> None:
     """Start importing Great Expectations (6 s of pure Python) in a thread, so that it overlaps
     the Spark work that comes before validation instead of adding to it. Idempotent."""
-    import sys
-    import threading
-
     if "great_expectations" in sys.modules or any(
         t.name == "midex-import-gx" for t in threading.enumerate()
     ):

@@ -38,6 +38,8 @@ from midex.contract.digest import sha256_file
 from midex.contract.errors import MidexError
 from midex.contract.groups import group_members_table
 from midex.contract.schema import Schema
+from midex.contract.settings import get_settings
+from midex.release.report import release_report
 from midex.storage.catalog import Catalog, Release
 from midex.storage.lake import Lake
 
@@ -401,8 +403,6 @@ def _write_report_and_manifest(
     created_at: datetime,
 ) -> None:
     """The report, then the manifest naming it: in the release folder and in the bundle."""
-    from midex.release.report import release_report
-
     report = release_report(manifest, impact).encode("utf-8")
     (tmp / REPORT).write_bytes(report)
     manifest["report"] = {
@@ -477,8 +477,6 @@ def _publish(
     time (`resolved` afresh from the harmonised partitions by the caller), not the latest. With
     `embargo_until`, the release is not the default for consumers before that instant."""
     if expectations is None:
-        from midex.contract.settings import get_settings
-
         expectations = get_settings().expectations
     as_of = as_utc(as_of) if as_of is not None else None
     embargo_until = as_utc(embargo_until) if embargo_until is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from midex.contract.clock import utcnow
+from midex.contract.resolution import load_rules
 from midex.storage.catalog import Provider, ProviderKind, Submission, SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
@@ -71,7 +72,6 @@ def harmonise_batch(ctx: Context, spark: SparkSession, subs: list[Submission]) -
     """raw -> harmonised/submission=<id> (common schema) + quarantine/submission=<id>, for
     every submission of `subs` in one Spark plan: per-submission cost is a few catalog rows,
     not a Spark job each."""
-    from midex.contract.resolution import load_rules
     from midex.transforms.currency import fingerprint
     from midex.transforms.harmonise import SubmissionContext, build_mappings
     from midex.transforms.harmonise import harmonise as transform

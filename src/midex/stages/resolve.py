@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from midex.contract.clock import as_utc, utcnow
+from midex.contract.resolution import load_rules
 from midex.storage.catalog import Submission, SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ def resolution(
     at `as_of` by acceptance time (default: now), computed from the harmonised partitions of the
     submissions accepted by then (`only`: the keys of its areas alone, from the submissions
     that hold rows of them); None if there are none. Reads only; writes nothing."""
-    from midex.contract.resolution import load_rules
     from midex.transforms.resolve import SUBMISSIONS_SCHEMA, resolve_harmonised, rules_frame
 
     accepted = [

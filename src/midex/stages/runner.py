@@ -7,7 +7,7 @@ import shutil
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
-from midex.contract.errors import MidexError
+from midex.contract.errors import MidexError, UsageError
 from midex.formats.isolation import Interrupted
 from midex.storage.catalog import (
     BATCH_RETRIED,
@@ -375,8 +375,6 @@ def reprocess(
     """Re-harmonise the submissions a mapping change (or a new exchange rate) affects, within
     the scope given (a provider, an indicator, or all), then resolve again. Idempotent: a second
     run finds nothing stale and returns []. Returns the reprocessed submission ids."""
-    from midex.contract.errors import UsageError
-
     if not (provider or indicator or all_):
         raise UsageError("say what to reprocess: --provider P, --indicator I, or --all")
     if provider:

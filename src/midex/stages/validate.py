@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from midex.contract.clock import utcnow
-from midex.contract.findings import Finding, summarise, write_findings
+from midex.contract.findings import Finding, sort_findings, summarise, write_findings
 from midex.storage.catalog import Submission, SubmissionStatus, stored_id
 
 if TYPE_CHECKING:
@@ -48,7 +48,6 @@ def _conclude(
     ctx: Context, spark: SparkSession, sub: Submission, findings: list[Finding]
 ) -> Submission:
     """Write a submission's findings, flag its warned values, accept or reject it."""
-    from midex.contract.findings import sort_findings
     from midex.quality.validate import flag_warnings
 
     assert sub.id is not None

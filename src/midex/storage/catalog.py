@@ -23,6 +23,7 @@ from sqlmodel import Field, Session, SQLModel, col, create_engine, select
 from midex.contract.clock import as_utc, utcnow
 from midex.contract.errors import MidexError
 from midex.contract.providers import ProviderKind  # kept importable from here
+from midex.contract.settings import get_settings
 from midex.storage.owners import owner_alive
 
 
@@ -593,8 +594,6 @@ class Catalog:
 
 def open_catalog(url: str | None = None) -> Catalog:
     if url is None:
-        from midex.contract.settings import get_settings
-
         url = get_settings().catalog_url
     assert url is not None
     catalog = Catalog(url)

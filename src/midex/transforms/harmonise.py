@@ -8,6 +8,7 @@ to do), never silently away.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import reduce
 from operator import or_
@@ -15,9 +16,9 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as F
 
-from midex.contract import periods
+from midex.contract import periods, rules
 from midex.contract.areas import NOT_APPLICABLE, resolve_areas
-from midex.contract.rules import PROBLEMS, check_frame, spark_message
+from midex.contract.rules import PROBLEMS, check_frame
 from midex.contract.schema import LCU, Codelist, Schema
 from midex.runtime.spark import local_frame
 from midex.transforms.currency import RATES_SCHEMA
@@ -49,6 +50,14 @@ class Mappings:
     rates: DataFrame | None = (
         None  # REF_AREA, TIME_PERIOD, RATE (LCU per USD): midex.transforms.currency
     )
+
+
+def spark_message(rule: str, **values: Column | str) -> Column:
+    """The same message as a Spark column (string fields only; pass literals or columns)."""
+    template = rules.TEMPLATES[rule]
+    printf = re.sub(r"{(\w+)}", "%s", template.replace("%", "%%"))
+    args = [values[name] for name in rules.fields(rule)]
+    return F.format_string(printf, *[a if not isinstance(a, str) else F.lit(a) for a in args])
 
 
 def _codelist_frame(spark: SparkSession, codelist: Codelist) -> DataFrame:
