@@ -234,7 +234,7 @@ def demo() -> None:
     """Run the whole pipeline on the bundled sample submissions and print remittances_gdp."""
     from midex.demo import run_demo
 
-    run_demo(open_context(), open_spark(), typer.echo)
+    run_demo(open_context(), open_spark(), typer.echo, format_table)
 
 
 midex.cli.commands.register_all()

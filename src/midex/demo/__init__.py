@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from midex.contract.digest import sha256_file
 from midex.contract.errors import MidexError
@@ -54,8 +54,14 @@ DEMO_TABLES = [
 ]
 
 
-def run_demo(ctx: Context, spark: SparkSession, echo: Callable[[str], None]) -> None:
-    from midex.cli.app import format_table
+def run_demo(
+    ctx: Context,
+    spark: SparkSession,
+    echo: Callable[[str], None],
+    format_table: Callable[[list[dict[str, Any]], list[str]], str],
+) -> None:
+    """The whole pipeline on the bundled submissions; what it does is told through `echo`, the
+    tables drawn by `format_table` (the CLI's: the demo imports nothing of the edges)."""
     from midex.release.bundle import read_table
     from midex.stages import init, publish, run, submit
 
