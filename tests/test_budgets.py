@@ -57,7 +57,7 @@ def _parse_folders(home: Path) -> set[str]:
     return {p.name for p in (home / "work").glob("parse-*")}
 
 
-def test_a_file_past_its_memory_budget_fails_and_the_next_is_read(ctx, tmp_path, big_file) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_past_its_memory_budget_fails_and_the_next_is_read(ctx, tmp_path, big_file) -> None:
     from midex.stages import parse_stage, submit
 
     ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
@@ -87,7 +87,7 @@ def test_a_file_past_its_memory_budget_fails_and_the_next_is_read(ctx, tmp_path,
     assert parse_stage(ctx, poisoned.id).rows_raw == BIG_ROWS
 
 
-def test_a_file_past_its_time_budget_is_stopped_and_fails_saying_why(ctx, big_file) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_past_its_time_budget_is_stopped_and_fails_saying_why(ctx, big_file) -> None:
     from midex.stages import parse_stage, submit
 
     ctx.catalog.add_provider("WB", "World Bank", ProviderKind.agency)
@@ -105,7 +105,7 @@ def test_a_file_past_its_time_budget_is_stopped_and_fails_saying_why(ctx, big_fi
     assert not ctx.lake.submission_dir("raw", sub.id).exists()
 
 
-def test_stopping_cuts_a_read_short_and_keeps_the_submission_waiting(ctx, big_file) -> None:  # type: ignore[no-untyped-def]
+def test_stopping_cuts_a_read_short_and_keeps_the_submission_waiting(ctx, big_file) -> None:
     from midex.formats.isolation import Interrupted
     from midex.stages import parse_stage, pending, submit
 
@@ -142,7 +142,7 @@ def test_stopping_cuts_a_read_short_and_keeps_the_submission_waiting(ctx, big_fi
     assert not ctx.lake.submission_dir("raw", sub.id).exists()
 
 
-def test_the_service_stops_within_seconds_on_sigterm(midex_home, tmp_path, big_file, cli) -> None:  # type: ignore[no-untyped-def]
+def test_the_service_stops_within_seconds_on_sigterm(midex_home, tmp_path, big_file, cli) -> None:
     """A real `midex serve`, a 43 MB upload being read, SIGTERM: the process ends within
     seconds, the stage is closed as interrupted and the file waits for the next start."""
     from midex.storage.catalog import open_catalog
@@ -204,7 +204,7 @@ def test_the_service_stops_within_seconds_on_sigterm(midex_home, tmp_path, big_f
     assert _leftovers(midex_home / "lake") == [] and _parse_folders(midex_home) == set()
 
 
-def test_the_worker_stops_within_its_bound_when_its_work_cannot_be_cut(ctx, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_worker_stops_within_its_bound_when_its_work_cannot_be_cut(ctx, tmp_path) -> None:
     """Work that neither looks at the stop flag nor runs Spark jobs (pyarrow writing a release
     or resolve's files) does not hold `stop` past STOP_WAIT_S: the worker is left behind (the
     process then exits without it, as `midex serve` does), and the stage run it had open is
@@ -301,7 +301,7 @@ def _sigterm(server: subprocess.Popen[bytes]) -> float:
 @pytest.mark.slow
 def test_sigterm_during_a_spark_stage_stops_the_service_and_the_next_start_ends_the_work(
     midex_home, tmp_path, cli
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A real `midex serve` harmonising or validating a 144,000-row file, SIGTERM: it and its
     JVM are gone within seconds, the stage run is closed as interrupted (not an attempt), no
     temporary folder is left half-written, and the next start takes the file to the end."""
@@ -329,7 +329,7 @@ def test_sigterm_during_a_spark_stage_stops_the_service_and_the_next_start_ends_
             r.stage in ("harmonise", "validate") and r.finished_at is None
             for r in catalog.stage_runs(sid)
         ):
-            assert server.poll() is None, server.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
+            assert server.poll() is None, server.stderr.read().decode()[-3000:]
             assert time.monotonic() < deadline, "the worker never reached a Spark stage"
             time.sleep(0.02)
         took = _sigterm(server)
@@ -339,17 +339,18 @@ def test_sigterm_during_a_spark_stage_stops_the_service_and_the_next_start_ends_
             server.wait()
     assert took < STOP_WAIT_S + 6, f"the service took {took:.1f} s to stop"
     cut = [r for r in catalog.stage_runs(sid) if r.ok is False]
-    assert [r.stage for r in cut] in (["harmonise"], ["validate"])
+    # cut in whichever Spark stage SIGTERM found: that stage's input status is kept
+    stopped = [(r.stage, str(catalog.submission(sid).status)) for r in cut]
+    assert stopped in ([("harmonise", "parsed")], [("validate", "harmonised")]), stopped
     assert cut[0].message.startswith(INTERRUPTED), cut[0].message
     assert catalog.failed_attempts([sid]) == {}
-    assert str(catalog.submission(sid).status) in ("parsed", "harmonised")
     assert catalog.claims() == [] or all(c.submission_id == sid for c in catalog.claims())
 
     server = _serve(port)  # the next start takes the file up again, to the end
     try:
         deadline = time.monotonic() + 600
         while str(catalog.submission(sid).status) != "accepted":
-            assert server.poll() is None, server.stderr.read().decode()[-3000:]  # type: ignore[union-attr]
+            assert server.poll() is None, server.stderr.read().decode()[-3000:]
             assert time.monotonic() < deadline, catalog.submission(sid).status
             time.sleep(0.2)
         _sigterm(server)
@@ -364,7 +365,7 @@ def test_sigterm_during_a_spark_stage_stops_the_service_and_the_next_start_ends_
     assert _leftovers(midex_home / "lake") == []
 
 
-def test_a_file_is_read_from_a_host_whose_main_script_cannot_run_twice(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_file_is_read_from_a_host_whose_main_script_cannot_run_twice(tmp_path) -> None:
     """Airflow's task runner is such a host: its `airflow` script configures a database when
     imported, from a setting the runner blanks. A reader child must not run the host's main."""
     script = tmp_path / "host.py"

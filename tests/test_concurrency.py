@@ -119,7 +119,7 @@ def test_a_dead_process_counts_against_the_submission_it_ran_alone_only(
     assert [alone_rank(latest[i]) for i in (1, 2, 3, 4)] == [1, 1, 2, 0]
 
 
-def _hold_lock(url: str, name: str, ready, release) -> None:  # type: ignore[no-untyped-def]
+def _hold_lock(url: str, name: str, ready, release) -> None:
     with Catalog(url).lock(name):
         ready.set()
         release.wait(60)
@@ -181,7 +181,7 @@ def _template(path: Path, area: str, value: float) -> Path:
 @pytest.mark.spark
 def test_publish_first_resolves_what_a_crashed_run_left_unresolved(
     spark, ctx, tmp_path: Path, cli
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """A run that died after validation (before resolve) leaves an accepted submission outside
     observations, and a stage it had opened; the next run closes the stage as interrupted, and
     `midex publish` resolves first, so the release holds every accepted submission."""
@@ -213,7 +213,7 @@ def test_publish_first_resolves_what_a_crashed_run_left_unresolved(
 
 
 @pytest.mark.slow
-def test_two_runs_and_two_publishes_at_once(midex_home: Path, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_two_runs_and_two_publishes_at_once(midex_home: Path, tmp_path: Path, cli) -> None:
     """Two `midex run` processes started together process each submission once (one run of each
     stage, catalog accepted_at = the lake's ACCEPTED_AT); two `midex publish` started together
     give releases 1 and 2, both complete, with nothing half-written left behind."""
@@ -276,7 +276,7 @@ def test_two_runs_and_two_publishes_at_once(midex_home: Path, tmp_path: Path, cl
 
 def test_a_submission_that_crashed_too_often_is_not_retried_automatically(
     ctx, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from midex.stages import pending, submit
     from midex.storage.catalog import BATCH_RETRIED, SubmissionStatus
 
@@ -301,7 +301,7 @@ def test_a_submission_that_crashed_too_often_is_not_retried_automatically(
     assert [s.id for s in pending(ctx, poisoned)] == [poisoned]  # named, it is tried again
 
 
-def test_a_submission_a_process_died_with_alone_too_often_is_given_up(ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_submission_a_process_died_with_alone_too_often_is_given_up(ctx, tmp_path: Path) -> None:
     """What a claimer finds after a process died (kill -9, the OOM killer) while it ran one
     submission alone, MIDEX_MAX_ATTEMPTS times: that submission `failed`, with a finding that
     says why and how to retry it, and not taken again; the others go on. (The real process
@@ -346,7 +346,7 @@ def test_a_submission_a_process_died_with_alone_too_often_is_given_up(ctx, tmp_p
 @pytest.mark.spark
 def test_a_stage_past_its_time_budget_fails_that_submission_and_says_why(
     spark, ctx, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """MIDEX_STAGE_BUDGET_S: past it, the stage's Spark jobs are cancelled and the submission
     ends `failed` with a message saying why and what to do; within it, the same file goes on."""
     from midex.stages import pending, process_batch, submit

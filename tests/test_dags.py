@@ -102,7 +102,7 @@ def _jobs_referenced(path: Path) -> list[str]:
     return re.findall(r'spark_submit\(\s*"([a-z_]+)"', path.read_text())
 
 
-def _job_module(job: str):  # type: ignore[no-untyped-def]
+def _job_module(job: str):
     import importlib.util
 
     spec = importlib.util.spec_from_file_location(f"midex_job_{job}", REPO / "jobs" / f"{job}.py")

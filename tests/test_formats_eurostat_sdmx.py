@@ -14,7 +14,7 @@ from tests.conftest import write
 COLS = ("REF_AREA", "INDICATOR", "TIME_PERIOD", "OBS_VALUE", "OBS_STATUS", "COMMENT", "SOURCE_ROW")
 
 
-def table_rows(parsed, cols=COLS) -> list[tuple]:  # type: ignore[no-untyped-def]
+def table_rows(parsed, cols=COLS) -> list[tuple]:
     return list(zip(*(parsed.table.column(c).to_pylist() for c in cols), strict=True))
 
 

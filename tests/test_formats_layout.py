@@ -24,7 +24,7 @@ def layouts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root / "layouts"
 
 
-def table_rows(parsed, *cols: str) -> list[tuple]:  # type: ignore[no-untyped-def]
+def table_rows(parsed, *cols: str) -> list[tuple]:
     return list(zip(*(parsed.table.column(c).to_pylist() for c in cols), strict=True))
 
 

@@ -14,7 +14,7 @@ from midex.formats import read_submission
 from tests.conftest import write
 
 
-def test_template_command_csv_and_xlsx_with_dropdowns(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_template_command_csv_and_xlsx_with_dropdowns(tmp_path: Path, cli) -> None:
     from openpyxl import load_workbook
 
     schema = load_schema()
@@ -122,7 +122,7 @@ BAD_FILES = {
 
 
 @pytest.mark.parametrize("file_name", [*BAD_FILES, "cut.xlsx"])
-def test_bad_files_are_rejected_with_one_clear_line(ctx, tmp_path: Path, file_name: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_files_are_rejected_with_one_clear_line(ctx, tmp_path: Path, file_name: str) -> None:
     from midex.stages import parse_stage, submit
     from midex.storage.catalog import ProviderKind, SubmissionStatus
 
@@ -144,7 +144,7 @@ def test_bad_files_are_rejected_with_one_clear_line(ctx, tmp_path: Path, file_na
         read_submission(path, "auto", load_schema())
 
 
-def test_submit_says_which_format_auto_detection_chose(midex_home, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_submit_says_which_format_auto_detection_chose(midex_home, tmp_path: Path, cli) -> None:
     assert cli("provider", "add", "AG", "--name", "Agency", "--kind", "agency").code == 0
     eurostat = write(tmp_path / "e.tsv", "indic_de,geo\\time\t2019 \nCNMIGRAT,AT\t5 \n")
     out = cli("submit", str(eurostat), "--provider", "AG")

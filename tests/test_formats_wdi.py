@@ -24,7 +24,7 @@ WDI_CSV = (
 )
 
 
-def rows(table) -> list[tuple]:  # type: ignore[no-untyped-def]
+def rows(table) -> list[tuple]:
     cols = ["REF_AREA", "INDICATOR", "TIME_PERIOD", "OBS_VALUE", "SOURCE_ROW", "SOURCE_COLUMN"]
     return list(zip(*(table.column(c).to_pylist() for c in cols), strict=True))
 

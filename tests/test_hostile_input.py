@@ -48,7 +48,7 @@ def test_a_format_outside_the_closed_list_is_refused_before_anything_is_opened(
     assert check_format(known, schema) == known
 
 
-def test_submit_refuses_a_path_as_format(midex_home: Path, tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_submit_refuses_a_path_as_format(midex_home: Path, tmp_path: Path, cli) -> None:
     assert cli("init").code == 0
     assert cli("provider", "add", "WB", "--name", "World Bank", "--kind", "agency").code == 0
     path = write(tmp_path / "x.csv", "REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE\nMEX,GDP,2020,1\n")
@@ -95,7 +95,7 @@ def test_a_clean_file_in_either_encoding_is_read(tmp_path: Path) -> None:
 
 def test_the_same_file_twice_is_one_submission_unless_asked(
     midex_home: Path, tmp_path: Path, cli
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     assert cli("init").code == 0
     assert cli("provider", "add", "WB", "--name", "World Bank", "--kind", "agency").code == 0
     a = write(tmp_path / "a.csv", "REF_AREA,INDICATOR,TIME_PERIOD,OBS_VALUE\nMEX,GDP,2020,1\n")
@@ -122,7 +122,7 @@ def test_the_same_file_twice_is_one_submission_unless_asked(
     assert (found["id"], found["repeated"]) == (other["id"], True)
 
 
-def test_detection_can_wait_for_the_parse_stage(ctx, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_detection_can_wait_for_the_parse_stage(ctx, tmp_path: Path) -> None:
     """The service registers an upload as `auto` and parsing finds and records the format."""
     from midex.stages import parse_stage, receive
     from midex.storage.catalog import ProviderKind

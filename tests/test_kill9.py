@@ -77,7 +77,7 @@ def _open_stage(home: Path, stage: str) -> bool:
         from midex.storage.catalog import StageRun
 
         found = s.exec(
-            select(StageRun).where(StageRun.stage == stage).where(StageRun.finished_at.is_(None))  # type: ignore[union-attr]
+            select(StageRun).where(StageRun.stage == stage).where(StageRun.finished_at.is_(None))
         ).first()
     return found is not None
 
@@ -92,7 +92,7 @@ def _kill_when(home: Path, args: list[str], ready: Any, what: str, **settings: s
             if proc.poll() is not None:
                 pytest.fail(
                     f"midex {' '.join(args)} ended before {what}: {proc.stderr.read()[-2000:]}"
-                )  # type: ignore[union-attr]
+                )
             if time.monotonic() > deadline:
                 pytest.fail(f"midex {' '.join(args)} never reached {what}")
             time.sleep(0.02)  # polling a real process; bounded by the deadline
@@ -145,9 +145,9 @@ def test_kill_9_at_each_stage_then_rerun_gives_the_uninterrupted_release(tmp_pat
     subs = catalog.submissions()
     assert [str(s.status) for s in subs] == ["accepted"] * 3
     for sub in subs:
-        runs = catalog.stage_runs(sub.id)  # type: ignore[arg-type]
+        runs = catalog.stage_runs(sub.id)
         assert all(r.finished_at is not None for r in runs), runs
-    interrupted = [r for s in subs for r in catalog.stage_runs(s.id) if r.ok is False]  # type: ignore[arg-type]
+    interrupted = [r for s in subs for r in catalog.stage_runs(s.id) if r.ok is False]
     assert {r.stage for r in interrupted} >= {"parse", "harmonise", "validate"}
     # a dead process's run: interrupted (in a batch), or a failed attempt of the one
     # submission it held alone (one kill each is far from MIDEX_MAX_ATTEMPTS)

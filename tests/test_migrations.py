@@ -89,7 +89,7 @@ def create_historical(engine: sa.Engine, commit: str) -> None:
 def create_later_tables(engine: sa.Engine, *tables: type[SQLModel]) -> None:
     """What a newer midex's init (create_all) did to an older catalog before migrations
     existed: it created the tables missing, never the columns."""
-    SQLModel.metadata.create_all(engine, tables=[t.__table__ for t in tables])  # type: ignore[attr-defined]
+    SQLModel.metadata.create_all(engine, tables=[t.__table__ for t in tables])
 
 
 def fill(engine: sa.Engine) -> None:

@@ -94,7 +94,7 @@ def test_every_real_file_is_listed() -> None:
 
 
 @pytest.fixture(scope="module")
-def processed(spark, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def processed(spark, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Submit every file with --format auto, then one `midex run` for all of them."""
     home = tmp_path_factory.mktemp("real") / "midex"
     with pytest.MonkeyPatch.context() as mp:
@@ -131,7 +131,7 @@ def harmonised(processed: dict[str, Any], name: str) -> dict[tuple, float]:
     }
 
 
-def status(processed: dict[str, Any], name: str):  # type: ignore[no-untyped-def]
+def status(processed: dict[str, Any], name: str):
     return processed["ctx"].catalog.submission(processed["submitted"][name]["id"])
 
 
@@ -684,7 +684,7 @@ def test_no_country_or_reporting_area_with_a_value_is_dropped(processed: dict[st
 
 def test_the_same_inputs_published_twice_give_the_same_bytes(
     spark, processed: dict[str, Any]
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Reproducible releases: published again with other Spark partitioning (as on a machine with
     another number of cores), every table's Parquet file and CSV have the same sha256."""
     first = run_cli("publish", "--json")

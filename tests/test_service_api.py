@@ -637,7 +637,7 @@ def test_an_upload_retried_with_the_same_bytes_is_not_queued_twice(deployment: d
     assert forced.json()["repeated"] is False
 
 
-def test_tokens_are_listed_revoked_and_failed_logins_limited(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_tokens_are_listed_revoked_and_failed_logins_limited(tmp_path: Path, cli) -> None:
     """`midex token list` and `revoke`: a revoked token stops working at once. Failed logins
     from one address past the limit get 429 with Retry-After; a valid token is never slowed."""
     from midex.contract.settings import Settings
@@ -674,7 +674,7 @@ def test_tokens_are_listed_revoked_and_failed_logins_limited(tmp_path: Path, cli
         assert get(good).status_code == 200  # a valid token from the same address still works
 
 
-def test_an_expired_token_no_longer_works(tmp_path: Path, cli) -> None:  # type: ignore[no-untyped-def]
+def test_an_expired_token_no_longer_works(tmp_path: Path, cli) -> None:
     from midex.contract.settings import Settings
     from midex.service.tokens import issue_token, verify_token
     from midex.storage.catalog import Token

@@ -53,13 +53,13 @@ def expected_findings() -> list[tuple[int, str, str]]:
     return sorted((row, *f) for row, _, f in PLANTED if f is not None)
 
 
-def _setup(cli) -> None:  # type: ignore[no-untyped-def]
+def _setup(cli) -> None:
     assert cli("init").code == 0
     assert cli("provider", "add", "MX", "--name", "INEGI", "--kind", "national",
                "--areas", "MEX").code == 0  # fmt: skip
 
 
-def _run(cli, path: Path) -> dict:  # type: ignore[no-untyped-def]
+def _run(cli, path: Path) -> dict:
     sub = cli("submit", str(path), "--provider", "MX", "--json").json()
     assert cli("run", "--submission", str(sub["id"])).code == 0
     return cli("report", str(sub["id"]), "--format", "json").json()

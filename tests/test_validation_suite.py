@@ -70,7 +70,7 @@ def test_periods() -> None:
 
 
 @pytest.mark.spark
-def test_the_previous_period_in_spark_is_the_previous_period(spark) -> None:  # type: ignore[no-untyped-def]
+def test_the_previous_period_in_spark_is_the_previous_period(spark) -> None:
     """The suite's SQL ($periods:previous) gives what periods.previous_period gives, for every
     kind of period and each boundary (a year, the first and other quarters and months)."""
     from pyspark.sql import functions as F
