@@ -24,6 +24,7 @@ from midex.cli.app import (
     submission_dict,
 )
 from midex.contract.errors import MidexError, UsageError
+from midex.contract.settings import get_settings
 from midex.storage.catalog import MAX_ID, ProviderKind, SubmissionMode
 
 
@@ -52,7 +53,8 @@ def provider_add(
     from midex.contract.schema import load_schema
 
     area_list = [a.strip().upper() for a in (areas or "").split(",") if a.strip()]
-    unknown = [a for a in area_list if a not in reporting_area_codes(load_schema())]
+    schema = load_schema(get_settings().schemas)
+    unknown = [a for a in area_list if a not in reporting_area_codes(schema)]
     if unknown:
         raise UsageError(
             f"--areas: {', '.join(unknown)} not ISO 3166 alpha-3 codes nor reporting areas "
@@ -277,8 +279,6 @@ if __name__ == "__main__":
 
 def _debug() -> bool:
     """MIDEX_DEBUG, read through the settings; a crash while reading them shows its traceback."""
-    from midex.contract.settings import get_settings
-
     try:
         return get_settings().debug
     except Exception:  # noqa: BLE001 - the settings themselves are broken: show why

@@ -15,6 +15,7 @@ import yaml
 
 from midex.contract.digest import sha256_tree
 from midex.contract.errors import MidexError
+from midex.contract.settings import get_settings
 
 # Lineage, each list once. The cell of the submitted file a value came from (every raw row
 # carries it; the readers set it), and with the text found there (findings name both).
@@ -185,12 +186,10 @@ def _load(root: Path, version: str) -> Schema:
 
 
 def load_schema(root: Path | None = None) -> Schema:
-    """Load schemas/ (cached per content version, so an edited file is picked up)."""
-    if root is None:
-        from midex.contract.settings import get_settings
-
-        root = get_settings().schemas
-    root = Path(root).resolve()
+    """Load schemas/ (cached per content version, so an edited file is picked up). The library
+    always says which folder (a Context's settings.schemas); None, the settings' own, is for
+    tests and interactive use."""
+    root = Path(root if root is not None else get_settings().schemas).resolve()
     if not (root / "codelists").is_dir():
         raise MidexError(f"schema folder {root} has no codelists/; set MIDEX_SCHEMAS")
     return _load(root, mapping_version(root))

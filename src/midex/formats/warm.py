@@ -11,8 +11,9 @@ import midex.formats.layout  # noqa: F401 - imported for the forked readers
 import midex.formats.raw  # noqa: F401
 import midex.formats.sheets  # noqa: F401
 from midex.contract.schema import load_schema
+from midex.contract.settings import get_settings
 from midex.formats import formats
 
 with contextlib.suppress(Exception):
-    load_schema()
+    load_schema(get_settings().schemas)
     formats()

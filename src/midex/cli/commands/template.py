@@ -15,6 +15,7 @@ import typer
 
 from midex.cli.app import JsonOpt, emit_json
 from midex.contract.schema import load_schema
+from midex.contract.settings import get_settings
 from midex.formats.template_writer import write_csv, write_xlsx
 
 
@@ -36,7 +37,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Write an empty submission template (the XLSX has drop-downs and the codelists)."""
-        schema = load_schema()
+        schema = load_schema(get_settings().schemas)
         path = output or Path(f"midex_template.{fmt.value}")
         path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == TemplateFormat.xlsx:
