@@ -32,7 +32,7 @@ from midex.contract import periods, rules
 from midex.contract.areas import NOT_APPLICABLE, resolve_areas
 from midex.contract.findings import Finding, sort_findings
 from midex.contract.rules import PROBLEMS, SERVER_ONLY, Problem
-from midex.contract.schema import CELL_LINEAGE, CELL_LINEAGE_TYPES, LCU, Schema
+from midex.contract.schema import CELL_LINEAGE, CELL_LINEAGE_TYPES, Schema
 from midex.quality.validate import (
     Suite,
     SuiteExpectation,
@@ -311,6 +311,18 @@ def check_table(
     return sort_findings(findings), notes
 
 
+def _evaluate(table: pa.Table, spark_sql: str) -> pa.Array:
+    """A condition of the rules (Spark SQL over the frame) per row of `table`, in DuckDB; null
+    as false."""
+    con = duckdb.connect()
+    con.register("frame", table.append_column(ROW, pa.array(range(table.num_rows), pa.int64())))
+    condition = f"coalesce({duckdb_sql(spark_sql)}, false)"
+    result = con.sql(f"SELECT {condition} AS x FROM frame ORDER BY {ROW}").arrow()
+    con.close()
+    column = result.column("x") if isinstance(result, pa.Table) else result.read_all().column("x")
+    return column.combine_chunks()
+
+
 def _observations(rows: pa.Table, table: pa.Table, good: pa.Array) -> tuple[pa.Table, int]:
     """The rows without a problem (`good`) as harmonisation writes them (a local-currency value,
     which the server converts with the lake's exchange rates, without its value), and how many
@@ -318,7 +330,7 @@ def _observations(rows: pa.Table, table: pa.Table, good: pa.Array) -> tuple[pa.T
     kept, source = rows.filter(good), table.filter(good)
     c = kept.column
     canonical = c("IND_CANONICAL_UNIT")
-    in_lcu = pc.fill_null(pc.and_(pc.equal(c("UNIT_CODE"), LCU), pc.equal(canonical, "USD")), False)
+    in_lcu = _evaluate(kept, rules.IN_LCU)
     scaled = pc.multiply(c("_NUMBER"), pc.power(10.0, pc.cast(c("_MULT"), pa.float64())))
     columns = {
         "REF_AREA": c("RA_ISO3"),

@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 from midex.contract import periods, rules
 from midex.contract.areas import NOT_APPLICABLE, resolve_areas
 from midex.contract.rules import PROBLEMS, check_frame
-from midex.contract.schema import LCU, Codelist, Schema
+from midex.contract.schema import Codelist, Schema
 from midex.runtime.spark import local_frame
 from midex.transforms.currency import RATES_SCHEMA
 
@@ -204,7 +204,7 @@ def _terms() -> _Terms:
         period=F.col("_PERIOD"),
         counterpart=F.coalesce(F.col("CA_ISO3"), F.lit(NOT_APPLICABLE)),
         unit=F.coalesce(F.col("UNIT_CODE"), F.col("IND_CANONICAL_UNIT")),
-        in_lcu=(F.col("UNIT_CODE") == F.lit(LCU)) & (F.col("IND_CANONICAL_UNIT") == F.lit("USD")),
+        in_lcu=F.expr(rules.IN_LCU),
     )
 
 
