@@ -336,3 +336,25 @@ PROBLEMS: tuple[Problem, ...] = (
         scoped=True,
     ),
 )
+
+# The observation a row without a problem becomes: each value column as Spark SQL over the frame,
+# evaluated by both engines (Spark on the server, DuckDB offline, where FX_RATE is null: a value
+# in local currency is converted on the server only). Lineage and the submission's own columns
+# are each engine's.
+_SCALED = "_NUMBER * power(10.0, _MULT)"
+OBSERVATION_SQL: dict[str, str] = {
+    "REF_AREA": "RA_ISO3",
+    "COUNTERPART_AREA": f"coalesce(CA_ISO3, '{NOT_APPLICABLE}')",
+    "INDICATOR": "IND_INDICATOR",
+    "SEX": "SEX_CODE",
+    "AGE": "AGE_CODE",
+    "TIME_PERIOD": "_PERIOD",
+    "OBS_VALUE": (
+        f"CASE WHEN _MISSING THEN CAST(NULL AS DOUBLE) WHEN {IN_LCU} THEN {_SCALED} / FX_RATE "
+        f"ELSE {_SCALED} END"
+    ),
+    "UNIT_MEASURE": (
+        f"CASE WHEN {IN_LCU} THEN IND_CANONICAL_UNIT ELSE coalesce(UNIT_CODE, IND_CANONICAL_UNIT) END"
+    ),
+    "OBS_STATUS": "ST_CODE",
+}

@@ -29,7 +29,7 @@ import sqlglot
 from sqlglot import exp as sqlexp
 
 from midex.contract import periods, rules
-from midex.contract.areas import NOT_APPLICABLE, resolve_areas
+from midex.contract.areas import resolve_areas
 from midex.contract.findings import Finding, sort_findings
 from midex.contract.rules import PROBLEMS, SERVER_ONLY, Problem
 from midex.contract.schema import CELL_LINEAGE, CELL_LINEAGE_TYPES, Schema
@@ -311,16 +311,16 @@ def check_table(
     return sort_findings(findings), notes
 
 
-def _evaluate(table: pa.Table, spark_sql: str) -> pa.Array:
-    """A condition of the rules (Spark SQL over the frame) per row of `table`, in DuckDB; null
-    as false."""
+def _evaluate(table: pa.Table, expressions: dict[str, str]) -> dict[str, pa.Array]:
+    """Expressions of the rules (Spark SQL over the frame) per row of `table`, in DuckDB, by
+    name, in the table's row order."""
     con = duckdb.connect()
     con.register("frame", table.append_column(ROW, pa.array(range(table.num_rows), pa.int64())))
-    condition = f"coalesce({duckdb_sql(spark_sql)}, false)"
-    result = con.sql(f"SELECT {condition} AS x FROM frame ORDER BY {ROW}").arrow()
+    selected = ", ".join(f"{duckdb_sql(sql)} AS {name}" for name, sql in expressions.items())
+    result = con.sql(f"SELECT {selected} FROM frame ORDER BY {ROW}").arrow()
     con.close()
-    column = result.column("x") if isinstance(result, pa.Table) else result.read_all().column("x")
-    return column.combine_chunks()
+    found = result if isinstance(result, pa.Table) else result.read_all()
+    return {name: found.column(name).combine_chunks() for name in expressions}
 
 
 def _observations(rows: pa.Table, table: pa.Table, good: pa.Array) -> tuple[pa.Table, int]:
@@ -328,26 +328,15 @@ def _observations(rows: pa.Table, table: pa.Table, good: pa.Array) -> tuple[pa.T
     which the server converts with the lake's exchange rates, without its value), and how many
     of them are in local currency."""
     kept, source = rows.filter(good), table.filter(good)
-    c = kept.column
-    canonical = c("IND_CANONICAL_UNIT")
-    in_lcu = _evaluate(kept, rules.IN_LCU)
-    scaled = pc.multiply(c("_NUMBER"), pc.power(10.0, pc.cast(c("_MULT"), pa.float64())))
+    in_lcu = _evaluate(kept, {"IN_LCU": f"coalesce({rules.IN_LCU}, false)"})["IN_LCU"]
+    # as harmonisation declares it, with no exchange rate here (FX_RATE null)
+    unconverted = kept.append_column("FX_RATE", pa.nulls(kept.num_rows, pa.float64()))
     columns = {
-        "REF_AREA": c("RA_ISO3"),
-        "COUNTERPART_AREA": pc.coalesce(c("CA_ISO3"), NOT_APPLICABLE),
-        "INDICATOR": c("IND_INDICATOR"),
-        "SEX": c("SEX_CODE"),
-        "AGE": c("AGE_CODE"),
-        "TIME_PERIOD": c("_PERIOD"),
-        "OBS_VALUE": pc.if_else(
-            pc.or_(c("_MISSING"), in_lcu), pa.scalar(None, pa.float64()), scaled
-        ),
-        "UNIT_MEASURE": pc.if_else(in_lcu, canonical, pc.coalesce(c("UNIT_CODE"), canonical)),
-        "OBS_STATUS": c("ST_CODE"),
+        **_evaluate(unconverted, rules.OBSERVATION_SQL),
         "SOURCE_ROW": source.column("SOURCE_ROW"),
         "SOURCE_SHEET": _column(source, "SOURCE_SHEET"),
         "SOURCE_COLUMN": _column(source, "SOURCE_COLUMN"),
-        "SOURCE_VALUE": c("OBS_VALUE"),
+        "SOURCE_VALUE": kept.column("OBS_VALUE"),
     }
     observations = pa.table(
         {name: pc.cast(columns[name], type_) for name, type_ in OBSERVATION_COLUMNS.items()}

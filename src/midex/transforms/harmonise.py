@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from midex.contract import periods, rules
-from midex.contract.areas import NOT_APPLICABLE, resolve_areas
+from midex.contract.areas import resolve_areas
 from midex.contract.rules import PROBLEMS, check_frame
 from midex.contract.schema import Codelist, Schema
 from midex.runtime.spark import local_frame
@@ -183,31 +183,6 @@ def contexts_frame(spark: SparkSession, contexts: list[SubmissionContext]) -> Da
     )
 
 
-@dataclass(frozen=True)
-class _Terms:
-    """Column expressions over the frame that joins and outputs read."""
-
-    is_missing: Column
-    number: Column
-    mult: Column
-    period: Column
-    counterpart: Column
-    unit: Column
-    in_lcu: Column  # LCU values of a US-dollar indicator, converted with an exchange rate
-
-
-def _terms() -> _Terms:
-    return _Terms(
-        is_missing=F.col("_MISSING"),
-        number=F.col("_NUMBER"),
-        mult=F.col("_MULT"),
-        period=F.col("_PERIOD"),
-        counterpart=F.coalesce(F.col("CA_ISO3"), F.lit(NOT_APPLICABLE)),
-        unit=F.coalesce(F.col("UNIT_CODE"), F.col("IND_CANONICAL_UNIT")),
-        in_lcu=F.expr(rules.IN_LCU),
-    )
-
-
 def _with_submission_id(raw: DataFrame, contexts: list[SubmissionContext]) -> DataFrame:
     """`raw` with its SUBMISSION_ID column (one submission's rows get their context's)."""
     if "SUBMISSION_ID" in raw.columns:
@@ -312,21 +287,11 @@ def _split_by_problems(
     return good, bad
 
 
-def _harmonised_rows(good: DataFrame, t: _Terms, mapping_version: str) -> DataFrame:
-    """The good rows in the observation schema: codes, value in units, lineage."""
+def _harmonised_rows(good: DataFrame, mapping_version: str) -> DataFrame:
+    """The good rows in the observation schema: codes and value in units as the rules declare
+    them (rules.OBSERVATION_SQL, which the offline checker evaluates too), then lineage."""
     return good.select(
-        F.col("RA_ISO3").alias("REF_AREA"),
-        t.counterpart.alias("COUNTERPART_AREA"),
-        F.col("IND_INDICATOR").alias("INDICATOR"),
-        F.col("SEX_CODE").alias("SEX"),
-        F.col("AGE_CODE").alias("AGE"),
-        t.period.alias("TIME_PERIOD"),
-        F.when(t.is_missing, F.lit(None).cast("double"))
-        .when(t.in_lcu, t.number * F.pow(F.lit(10.0), t.mult) / F.col("FX_RATE"))
-        .otherwise(t.number * F.pow(F.lit(10.0), t.mult))
-        .alias("OBS_VALUE"),
-        F.when(t.in_lcu, F.col("IND_CANONICAL_UNIT")).otherwise(t.unit).alias("UNIT_MEASURE"),
-        F.col("ST_CODE").alias("OBS_STATUS"),
+        *[F.expr(sql).alias(name) for name, sql in rules.OBSERVATION_SQL.items()],
         F.col("CTX_NATURE").alias("NATURE"),
         _blank_to_null("COMMENT").alias("COMMENT"),
         F.col("CTX_PROVIDER").alias("PROVIDER"),
@@ -369,12 +334,11 @@ def harmonise(
     raw = _with_submission_id(raw, contexts)
     df = raw.join(F.broadcast(contexts_frame(raw.sparkSession, contexts)), "SUBMISSION_ID", "left")
     df = _with_derived_columns(_join_codes(df, maps, schema), schema)
-    terms = _terms()
-    df = _join_exchange_rates(df, maps.rates, terms.period)
-    df = _join_obs_status(df, maps.obs_status, terms.is_missing, schema)
+    df = _join_exchange_rates(df, maps.rates, F.col("_PERIOD"))
+    df = _join_obs_status(df, maps.obs_status, F.col("_MISSING"), schema)
     check_frame(df.columns, "Spark", server=True)
     good, bad = _split_by_problems(df, _problems(contexts))
     return (
-        _harmonised_rows(good, terms, contexts[0].mapping_version),
+        _harmonised_rows(good, contexts[0].mapping_version),
         _quarantined_rows(bad, raw_columns),
     )
