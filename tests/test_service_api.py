@@ -773,3 +773,19 @@ def test_a_retry_past_the_attempt_limit_is_taken_by_the_intake_dag(deployment: d
     assert sid in {s.id for s in pending(ctx)}  # the intake DAG's run takes it
     runs = [q for q in deployment["stub"].requests if q["path"].endswith("/dagRuns")]
     assert [q["body"]["conf"] for q in runs].count({"submission_id": sid}) == 2  # upload, retry
+
+
+def test_failed_logins_are_counted_per_ipv4_address_and_per_ipv6_64() -> None:
+    """Rotating addresses inside one IPv6 /64 (one subscriber's) does not reset the count;
+    another IPv4 address, or another /64, has its own."""
+    from midex.service.tokens import FailedLogins, client_key
+
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:ffff::9")
+    assert client_key("2001:db8:1:2::1") == "2001:db8:1:2::/64"
+    assert client_key("2001:db8:1:3::1") != client_key("2001:db8:1:2::1")
+    assert client_key("::ffff:192.0.2.7") == "192.0.2.7" == client_key("192.0.2.7")
+    assert client_key("unknown") == "unknown"
+    limiter = FailedLogins(limit=3)
+    answers = [limiter.fail(f"2001:db8:1:2::{i:x}") for i in range(1, 6)]
+    assert answers[:3] == [None, None, None] and all(a is not None for a in answers[3:])
+    assert limiter.fail("2001:db8:1:3::1") is None and limiter.fail("192.0.2.8") is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import ipaddress
 import secrets
 import threading
 import time
@@ -122,6 +123,18 @@ def revoke_token(catalog: Catalog, token_id: int) -> Token:
         return record
 
 
+def client_key(address: str) -> str:
+    """Whom failures are counted against: an IPv4 address, or an IPv6 address's /64 network
+    (one subscriber's: a client given a /64 could otherwise try 2**64 addresses in turn)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address  # "unknown", a test client's name
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
+
+
 class FailedLogins:
     """Failed authentications per client address, in a sliding window of `window_s` seconds.
     Past `limit` failures an address's failures get 429 with Retry-After instead of 401; a
@@ -136,6 +149,7 @@ class FailedLogins:
     def fail(self, address: str) -> float | None:
         """Record a failure; the seconds to wait (Retry-After) when over the limit, else None."""
         now = time.monotonic()
+        address = client_key(address)
         with self._lock:
             times = self._failures.pop(address, None) or deque()
             while times and now - times[0] > self.window_s:
