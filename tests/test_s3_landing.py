@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 
 import httpx
 import pytest
@@ -185,3 +186,37 @@ def test_upload_through_the_api_lands_in_s3_and_ready_checks_the_bucket(service)
     assert r.status_code == 202, r.text
     assert list(_objects(settings).values()) == [MX_FILE[:1500]]
     assert c.get("/ready").json()["landing"] == "ok"
+
+
+def test_confirm_lands_only_the_object_whose_size_was_checked(s3_settings) -> None:
+    """Between the size check (HEAD) and the download, the incoming object may be replaced by a
+    bigger one: only the checked bytes (their ETag) are read, never more than the limit, and
+    nothing is landed when they are gone."""
+    from midex.storage.landing_s3 import (
+        INCOMING,
+        ObjectChanged,
+        _root,
+        client,
+        land_incoming,
+        object_head,
+    )
+
+    s3 = client(s3_settings)
+    loc = _root(s3_settings).child(INCOMING, "provider=MX_INEGI", "a" * 32, "mx.csv")
+    s3.put_object(Bucket=loc.bucket, Key=loc.key, Body=MX_FILE)
+    size, etag = object_head(s3_settings, loc)
+    assert size == len(MX_FILE)
+    s3.put_object(Bucket=loc.bucket, Key=loc.key, Body=MX_FILE + b"z" * 5000)  # swapped
+    with pytest.raises(ObjectChanged, match=r"mx\.csv: the uploaded file changed"):
+        land_incoming(s3_settings, loc, "MX_INEGI", etag, max_bytes=2000)
+    _, etag = object_head(s3_settings, loc)
+    with pytest.raises(ObjectChanged):  # its own ETag, but past the limit: read no further
+        land_incoming(s3_settings, loc, "MX_INEGI", etag, max_bytes=2000)
+    assert set(_objects(s3_settings)) == {f"{INCOMING}/provider=MX_INEGI/{'a' * 32}/mx.csv"}
+    s3.put_object(Bucket=loc.bucket, Key=loc.key, Body=MX_FILE)
+    _, etag = object_head(s3_settings, loc)
+    landed = land_incoming(s3_settings, loc, "MX_INEGI", etag, max_bytes=2000)
+    assert landed.path.read_bytes() == MX_FILE and landed.size_bytes == len(MX_FILE)
+    shutil.rmtree(landed.path.parent)
+    sha = hashlib.sha256(MX_FILE).hexdigest()
+    assert _objects(s3_settings) == {f"provider=MX_INEGI/{sha}/mx.csv": MX_FILE}

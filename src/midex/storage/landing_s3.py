@@ -12,13 +12,14 @@ Spark never reads the landing zone: the parse stage downloads the object to a te
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from midex.contract.digest import sha256_and_size
+from midex.contract.digest import CHUNK, sha256_and_size
 from midex.contract.errors import MidexError
 from midex.storage.landed import LandedFile, safe_file_name
 
@@ -142,25 +143,59 @@ def incoming_location(settings: Settings, provider_code: str, upload_id: str) ->
     return S3Location(folder.bucket, keys[0])
 
 
-def object_size(settings: Settings, loc: S3Location) -> int:
-    return int(client(settings).head_object(Bucket=loc.bucket, Key=loc.key)["ContentLength"])
+def object_head(settings: Settings, loc: S3Location) -> tuple[int, str]:
+    """An object's size and ETag (what identifies these bytes: land_incoming reads only them)."""
+    head = client(settings).head_object(Bucket=loc.bucket, Key=loc.key)
+    return int(head["ContentLength"]), str(head["ETag"])
+
+
+class ObjectChanged(MidexError):
+    """The incoming object is not the one whose size was checked (replaced, or grown)."""
 
 
 def delete(settings: Settings, loc: S3Location) -> None:
     client(settings).delete_object(Bucket=loc.bucket, Key=loc.key)
 
 
-def land_incoming(settings: Settings, loc: S3Location, provider_code: str) -> LandedFile:
+def land_incoming(
+    settings: Settings, loc: S3Location, provider_code: str, etag: str, max_bytes: int
+) -> LandedFile:
     """Hash an uploaded incoming object, copy it to its sha256 address, delete the incoming one.
+    Only the object whose size was checked is read (`etag`, from object_head) and never more
+    than `max_bytes`: an object replaced or grown since raises ObjectChanged, nothing landed.
 
     Returns a LandedFile whose `path` is a local temporary copy (for format detection); the
     caller removes its folder."""
-    local = download_to_temp(settings, loc.url)
+    from botocore.exceptions import ClientError
+
+    s3 = client(settings)
+    folder = Path(tempfile.mkdtemp(prefix="midex-landed-"))
+    local = folder / safe_file_name(loc.key.rsplit("/", 1)[-1])
+    changed = ObjectChanged(
+        f"{loc.key.rsplit('/', 1)[-1]}: the uploaded file changed while it was confirmed (sent "
+        "again, or larger than allowed); upload it again and confirm once"
+    )
+    try:
+        body = s3.get_object(Bucket=loc.bucket, Key=loc.key, IfMatch=etag)["Body"]
+        with local.open("wb") as out:
+            read = 0
+            while chunk := body.read(CHUNK):
+                read += len(chunk)
+                if read > max_bytes:
+                    raise changed
+                out.write(chunk)
+    except ClientError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise changed from exc
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     sha, size = sha256_and_size(local)
     name = local.name
     target = _root(settings).child(f"provider={provider_code}", sha, name)
-    s3 = client(settings)
     if not _exists(s3, target):
-        s3.copy({"Bucket": loc.bucket, "Key": loc.key}, target.bucket, target.key)
+        # the upload just read, not whatever is there now
+        source = {"Bucket": loc.bucket, "Key": loc.key}
+        s3.copy(source, target.bucket, target.key, ExtraArgs={"CopySourceIfMatch": etag})
     s3.delete_object(Bucket=loc.bucket, Key=loc.key)
     return LandedFile(path=local, file_name=name, sha256=sha, size_bytes=size, uri=target.url)

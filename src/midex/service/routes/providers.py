@@ -169,13 +169,17 @@ def confirm(
     from midex.storage import landing_s3
 
     loc = landing_s3.incoming_location(settings, code, upload_id)
-    if landing_s3.object_size(settings, loc) > settings.upload_max_bytes:
+    size, etag = landing_s3.object_head(settings, loc)
+    if size > settings.upload_max_bytes:
         landing_s3.delete(settings, loc)
         raise HTTPException(
             413, f"the file is larger than the limit of {settings.upload_max_bytes} bytes"
         )
     ctx.catalog.provider(code)
-    landed = landing_s3.land_incoming(settings, loc, code)
+    try:
+        landed = landing_s3.land_incoming(settings, loc, code, etag, settings.upload_max_bytes)
+    except landing_s3.ObjectChanged as exc:
+        raise HTTPException(409, str(exc)) from exc
     try:
         result = register(ctx, landed, code, body.format, body.mode, new=body.new, detect=False)
     finally:
