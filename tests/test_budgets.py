@@ -377,7 +377,8 @@ def test_a_file_is_read_from_a_host_whose_main_script_cannot_run_twice(tmp_path)
         "from midex.contract.settings import get_settings\n"
         "from midex.formats.isolation import read_isolated\n"
         "path = Path(sys.argv[1])\n"
-        "with read_isolated(path, 'template', path.name, schemas=get_settings().schemas,\n"
+        "with read_isolated(path, 'template', path.name, settings=get_settings(),\n"
+        "                   schemas=get_settings().schemas,\n"
         "                   seconds=60, memory_mb=4096, workdir=Path(sys.argv[2])) as parsed:\n"
         "    print(parsed.table.num_rows, parsed.format)\n",
         encoding="utf-8",

@@ -223,6 +223,10 @@ def test_a_hostile_file_gets_a_clear_answer(
     ctx = deployment.ctx
     for name, value in case.env.items():
         monkeypatch.setenv(name, value)
+    if case.env:  # this case's limits are the deployment's settings (the reader is given them)
+        from midex.contract.settings import get_settings
+
+        monkeypatch.setattr(ctx, "settings", get_settings())
     outcome = case.build(canary.url)
     source = tmp_path / case.file_name
     source.write_bytes(outcome.data)

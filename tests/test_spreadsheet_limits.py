@@ -468,3 +468,23 @@ def _last_row_with_a_value(path: Path, title: str) -> int:
         wb.close()
     filled = [i for i, r in enumerate(values, 1) if any(str(v).strip() for v in r if v is not None)]
     return filled[-1] if filled else 0
+
+
+def test_the_reader_process_uses_the_deployments_settings_not_the_environment(
+    tmp_path: Path,
+) -> None:
+    """The limits a file is read under are those of the Context that parses it (given to the
+    reader's process), whatever the environment says: a service started with its own Settings
+    holds its uploads to them."""
+    from midex.stages import Context, init, parse_stage, receive
+    from midex.storage.catalog import ProviderKind
+
+    ctx = Context.open(Settings(home=tmp_path / "midex", xlsx_max_rows=5))
+    init(ctx)
+    ctx.catalog.add_provider("AG", "Agency", ProviderKind.agency)
+    path = _xlsx(tmp_path / "ten.xlsx", _data(10))
+    sub = receive(ctx, path, "AG", "template", new=True).submission
+    assert sub.id is not None
+    after = parse_stage(ctx, sub.id)
+    assert str(after.status) == "rejected", after.error
+    assert after.error is not None and "over the limit of 5 rows" in after.error

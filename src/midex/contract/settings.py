@@ -143,6 +143,19 @@ class Settings(BaseSettings):
         return self
 
 
+_pinned: Settings | None = None
+
+
 def get_settings() -> Settings:
-    """Read the environment now (not cached: tests and the CLI may change it between calls)."""
-    return Settings()
+    """Read the environment now (not cached: tests and the CLI may change it between calls),
+    or the settings this process was given (`pin_settings`)."""
+    return _pinned if _pinned is not None else Settings()
+
+
+def pin_settings(settings: Settings | None) -> None:
+    """Make `get_settings()` return `settings` in this process instead of reading the
+    environment (None: read it again). For a process that works for another one, with that
+    one's settings: a file reader's child (formats.isolation), whose environment is the one its
+    server process started with, not its parent's deployment."""
+    global _pinned
+    _pinned = settings

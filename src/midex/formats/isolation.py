@@ -22,7 +22,6 @@ parent, so not copied through a pipe) and the reader's notes and format through 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import resource
 import shutil
 import sys
@@ -39,6 +38,7 @@ from typing import Any
 import pyarrow as pa
 
 from midex.contract.errors import BudgetExceeded, MidexError
+from midex.contract.settings import Settings, pin_settings
 from midex.formats.base import ParsedFile
 from midex.storage.lake import owned_suffix, remove_leftovers
 
@@ -91,15 +91,13 @@ def _read_in_child(
     schemas: str,
     out: str,
     memory_bytes: int,
-    env: dict[str, str],
+    settings: Settings,
     conn: Connection,
 ) -> None:
     """The child: load the schema of the folder `schemas` (once: the readers are given it), read
     `path`, write the table to `out`, send ("ok", format, notes) or ("refused" | "memory" |
     "crashed", message)."""
-    for key in [k for k in os.environ if k.startswith("MIDEX_")]:
-        del os.environ[key]
-    os.environ.update(env)  # the parent's settings now, not the server's at its start
+    pin_settings(settings)  # the parent's deployment, not the server's environment at its start
     if memory_bytes:
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     from midex.contract.schema import load_schema
@@ -127,6 +125,7 @@ def read_isolated(
     fmt: str,
     name: str,
     *,
+    settings: Settings,
     schemas: Path,
     seconds: float,
     memory_mb: int,
@@ -135,7 +134,8 @@ def read_isolated(
 ) -> Iterator[ParsedFile]:
     """`formats.read_submission(path, fmt, schema, name)` in a child process under the budgets
         (0: none), with the schema the child loads once from the folder `schemas` (the caller's:
-        the parse stage gives its context's schema folder, settings.schemas);
+        the parse stage gives its context's schema folder, settings.schemas) and the caller's
+        `settings` (the readers' limits: the child's get_settings() returns them);
         the parsed file is valid inside the block (its table is memory-mapped from a temporary file
         removed after it; `workdir/parse-<owner>`, where the leftovers of dead processes are removed
     first). Raises MidexError (the file's own problem) as the reader does,
@@ -148,10 +148,18 @@ def read_isolated(
     try:
         out = folder / "table.arrow"
         receiving, sending = ctx.Pipe(duplex=False)
-        env = {k: v for k, v in os.environ.items() if k.startswith("MIDEX_")}
         child = ctx.Process(
             target=_read_in_child,
-            args=(str(path), fmt, name, str(schemas), str(out), memory_mb * 2**20, env, sending),
+            args=(
+                str(path),
+                fmt,
+                name,
+                str(schemas),
+                str(out),
+                memory_mb * 2**20,
+                settings,
+                sending,
+            ),
             name="midex-parse",
             daemon=True,
         )

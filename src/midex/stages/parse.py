@@ -27,6 +27,7 @@ def parse(ctx: Context, sub: Submission) -> Submission:
             landed_path,
             sub.format,
             sub.file_name,
+            settings=settings,  # the readers' limits are this deployment's
             schemas=ctx.schema.root,  # the child loads this schema folder once, for its readers
             seconds=settings.parse_budget_s,
             memory_mb=settings.parse_memory_mb,
