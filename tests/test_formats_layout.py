@@ -275,3 +275,20 @@ def test_unsd_ama_tanzania_is_mainland_plus_zanzibar() -> None:
     for year, value in tza.items():
         assert value == pytest.approx(parts[835][int(year)] + parts[836][int(year)], rel=1e-12)
     assert "835" not in parsed.table.column("REF_AREA").to_pylist()
+
+
+def test_sum_parts_says_what_is_wrong(layouts: Path, tmp_path: Path) -> None:
+    """A part that is not a number is an error naming its row and column, not a crash; a
+    sum_parts that is not a list of two or more parts is the layout's error; a part spelled in
+    another case is still that part."""
+    (layouts / "parts.yaml").write_text(SUM_PARTS.replace('"835"', '"Mainland"'), "utf-8")
+    text = "Code,1990\nMAINLAND,1.5\n836,2\n"
+    parsed = read_submission(write(tmp_path / "ok.csv", text), "layout:parts", load_schema())
+    assert table_rows(parsed, "REF_AREA", "OBS_VALUE") == [("TZA", "3.5")]
+    bad = write(tmp_path / "bad.csv", "Code,1990\nMainland,about 1\n836,2\n")
+    with pytest.raises(MidexError, match=r"bad\.csv: row 2, column 1990: 'about 1' is not a num"):
+        read_submission(bad, "layout:parts", load_schema())
+    for broken in ('["835"]', '"835"', '["835", "835"]'):
+        (layouts / "parts.yaml").write_text(SUM_PARTS.replace('["835", "836"]', broken), "utf-8")
+        with pytest.raises(MidexError, match=r"layout parts: sum_parts must map each area"):
+            read_submission(write(tmp_path / "x.csv", text), "layout:parts", load_schema())

@@ -57,7 +57,7 @@ import re
 import zipfile
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -297,6 +297,28 @@ def _total_rows(spec: dict[str, Any], dims: dict[str, int], layout: str) -> list
     return out
 
 
+def _sum_parts(spec: dict[str, Any], layout: str) -> dict[str, list[str]]:
+    """The layout's sum_parts: each area -> its parts' codes as the file writes them (two or
+    more, each the part of one area only)."""
+    found = spec.get("sum_parts") or {}
+    wanted = (
+        {str(k): [str(p).strip() for p in v] for k, v in found.items() if isinstance(v, list)}
+        if isinstance(found, dict)
+        else {}
+    )
+    codes = [_norm(p) for parts in wanted.values() for p in parts]
+    if (
+        len(wanted) != len(found)
+        or any(len(p) < 2 for p in wanted.values())
+        or len(codes) != len(set(codes))
+    ):
+        raise MidexError(
+            f"layout {layout}: sum_parts must map each area to a list of two or more codes of "
+            'its parts, each part in one list only, e.g. {TZA: ["835", "836"]}'
+        )
+    return wanted
+
+
 def _is_zero(number: str) -> bool:
     try:
         return float(number) == 0.0
@@ -456,7 +478,7 @@ class _TableReader:
             base["COUNTERPART_AREA"] = self.partner(base["COUNTERPART_AREA"])
         whole = self.parts.get(_norm(base.get("REF_AREA", "")))
         if whole is not None and total is None:  # held back, added up once the table is read
-            held = _Held(base["REF_AREA"].strip(), left.held)
+            held = _Held(_norm(base["REF_AREA"]), left.held)
             self.add_cells(row, number, sheet, {**base, "REF_AREA": whole}, None, held, left)
             return
         others = self.others
@@ -529,19 +551,31 @@ class _Held:
 
 
 def _add_sums(
-    spec: dict[str, Any], held: dict[tuple[Any, ...], dict[str, tuple[str, int, str | None]]],
-    out: RawRows, left: _LeftOut,
+    wanted: dict[str, list[str]],
+    held: dict[tuple[Any, ...], dict[str, tuple[str, int, str | None]]],
+    name: str, out: RawRows, left: _LeftOut,
 ) -> None:  # fmt: skip
     """The areas of `sum_parts`, each value the exact sum of its parts' (Decimal), where every
     part has one; read at the first part's row, the parts and their rows said in COMMENT."""
-    wanted = {whole: [str(p).strip() for p in parts] for whole, parts in spec["sum_parts"].items()}
     for (items, column), found in held.items():
         values = dict(items)
         parts = wanted[values["REF_AREA"]]
-        if set(found) != set(parts):
+        found = {p: found[_norm(p)] for p in parts if _norm(p) in found}  # the layout's spelling
+        if len(found) != len(parts):
             left.partial_sums.append(f"{values['REF_AREA']} {values.get('TIME_PERIOD', '')}")
             continue
-        total = sum((Decimal(found[p][0]) for p in parts), Decimal(0))
+        numbers = []
+        for p in parts:
+            value, row, _ = found[p]
+            try:
+                numbers.append(Decimal(value))
+            except InvalidOperation:
+                raise MidexError(
+                    f"{name}: row {row}, column {column}: {value!r} is not a number, so "
+                    f"{values['REF_AREA']} cannot be added up from its parts "
+                    f"({', '.join(parts)}); write a number, or leave the cell empty"
+                ) from None
+        total = sum(numbers, Decimal(0))
         said = ", ".join(f"{p} (row {found[p][1]})" for p in parts)
         comment = "; ".join(c for c in (values.get("COMMENT"), f"sum of parts {said}") if c)
         _, row, sheet = found[parts[0]]
@@ -585,8 +619,8 @@ def _table_reader(
         others=non_countries(schema),
         totals=_total_rows(spec, dims, layout),
         parts={
-            _norm(str(part)): str(whole)
-            for whole, parts in (spec.get("sum_parts") or {}).items()
+            _norm(part): whole
+            for whole, parts in _sum_parts(spec, layout).items()
             for part in parts
         },
         schema=schema,
@@ -613,7 +647,7 @@ def _read_table(
         rows += 1
         reader.read_row(row, i + 1, sheet.name, out, left)
     if left.held:
-        _add_sums(spec, left.held, out, left)
+        _add_sums(_sum_parts(spec, layout), left.held, name, out, left)
     where_in = f" (sheet {sheet.name})" if sheet.name and spec.get("_many") else ""
     notes.extend(left.notes(where_in))
 
