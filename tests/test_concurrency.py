@@ -365,3 +365,33 @@ def test_a_stage_past_its_time_budget_fails_that_submission_and_says_why(
     assert spark.sparkContext.getLocalProperty("spark.jobGroup.id") is None  # cleared
     (again,), failures = process_batch(ctx, spark, pending(ctx))
     assert again.status == SubmissionStatus.accepted and not failures
+
+
+def test_a_lock_one_thread_holds_is_not_another_threads(catalog: Catalog) -> None:
+    """The service's request threads share one Catalog: a lock held by one of them is not
+    re-entered by another (before, a second identical upload could register while the first
+    held the submit lock: two submissions of one file). In the same thread it is re-entrant."""
+    import threading
+
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with catalog.lock("submit"):
+            held.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert held.wait(30)
+        with (
+            pytest.raises(MidexError, match="holds midex's submit lock"),
+            catalog.lock("submit", wait=False),
+        ):
+            pass
+    finally:
+        release.set()
+        holder.join(30)
+    assert not holder.is_alive()
+    with catalog.lock("submit", wait=False), catalog.lock("submit", wait=False):
+        pass  # free again, and re-entrant within a thread

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import fcntl
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -201,7 +202,9 @@ class Catalog:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = engine_for(url)
-        self._held: set[str] = set()  # the locks this object holds (see lock)
+        # the locks each thread holds through this object (see lock): per thread, or a request
+        # thread of the service would take another's lock for its own and walk in unlocked
+        self._local = threading.local()
 
     def init(self) -> None:
         """Create the catalog (and the SQLite file's folder), or upgrade an existing one's schema
@@ -499,17 +502,20 @@ class Catalog:
         """An exclusive lock named `name`, across processes: held for the block, released when
         the block ends or its process dies. PostgreSQL: a session advisory lock (across
         machines); SQLite: an flock on a file beside the database. Waits for the holder.
-        Re-entrant: a block inside another block of the same lock and catalog does not wait.
+        Re-entrant: a block inside another block of the same lock and catalog, in the same
+        thread, does not wait; another thread waits (on SQLite each holder opens the lock file
+        itself, and flock excludes open files, not processes).
         With wait=False, a lock held elsewhere is a MidexError at once."""
-        if name in self._held:
+        held: set[str] = self._local.__dict__.setdefault("held", set())
+        if name in held:
             yield
             return
-        self._held.add(name)
+        held.add(name)
         try:
             with self._acquire(name, wait):
                 yield
         finally:
-            self._held.discard(name)
+            held.discard(name)
 
     @contextmanager
     def _acquire(self, name: str, wait: bool) -> Iterator[None]:
