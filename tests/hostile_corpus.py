@@ -156,9 +156,12 @@ def rewrite(
     return out.getvalue()
 
 
-def dimension(ref: str) -> Edit:
+def dimension(ref: str, quote: str = '"') -> Edit:
+    """The sheet's <dimension> tag set to `ref`, its attribute in `quote` (XML allows ' too)."""
+
     def edit(xml: bytes) -> bytes:
-        out, n = re.subn(rb'<dimension ref="[^"]*"', f'<dimension ref="{ref}"'.encode(), xml)
+        tag = f"<dimension ref={quote}{ref}{quote}".encode()
+        out, n = re.subn(rb'<dimension ref="[^"]*"', tag, xml)
         assert n == 1
         return out
 
@@ -868,20 +871,9 @@ def a_workbook_without_an_extension(canary: str) -> Outcome:
     return Accepted(xlsx(ONE_ROW), ONE_ROW_READ)
 
 
-def quoted_dimension(ref: str) -> Edit:
-    """The <dimension> tag with its attribute in single quotes, as XML allows."""
-
-    def edit(xml: bytes) -> bytes:
-        out, n = re.subn(rb'<dimension ref="[^"]*"', f"<dimension ref='{ref}'".encode(), xml)
-        assert n == 1
-        return out
-
-    return edit
-
-
 @case("single_quoted_dimension.xlsx")
 def a_whole_sheet_dimension_in_single_quotes(canary: str) -> Outcome:
-    data = rewrite(xlsx([*ONE_ROW, ONE_ROW[1]]), {SHEET: quoted_dimension("A1:XFD1048576")})
+    data = rewrite(xlsx([*ONE_ROW, ONE_ROW[1]]), {SHEET: dimension("A1:XFD1048576", "'")})
     return Refused(data, "A1:XFD1048576.*over the limit.*delete the unused rows")
 
 
@@ -900,7 +892,7 @@ DAMAGED = "cannot be opened .*save it again in Excel and resubmit"
 def a_dimension_without_a_row_number(canary: str) -> Outcome:
     """openpyxl cannot open it, and its error names the landed file's path: the finding says
     the workbook is damaged and shows no path (assert_clear)."""
-    data = rewrite(xlsx(ONE_ROW), {SHEET: quoted_dimension("A1:D")})
+    data = rewrite(xlsx(ONE_ROW), {SHEET: dimension("A1:D", "'")})
     says = r"cannot be opened \(ValueError: .*could not read worksheets from the file .*resubmit"
     return Refused(data, says)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 CHUNK = 1 << 20
 
@@ -20,6 +21,22 @@ def sha256_and_size(path: Path) -> tuple[str, int]:
 
 def sha256_file(path: Path) -> str:
     return sha256_and_size(path)[0]
+
+
+def copy_hashed(
+    source: BinaryIO, target: BinaryIO, max_bytes: int | None = None
+) -> tuple[str, int]:
+    """Copy `source` to `target` and hash it in the same pass: (sha256, bytes copied). With
+    `max_bytes`, reading stops once past it: a size over `max_bytes` says the source is
+    larger, and neither the copy nor the hash is of all of it."""
+    digest, size = hashlib.sha256(), 0
+    while chunk := source.read(CHUNK):
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            break
+        digest.update(chunk)
+        target.write(chunk)
+    return digest.hexdigest(), size
 
 
 def sha256_tree(files: Iterable[tuple[Path, str]]) -> str:

@@ -415,7 +415,7 @@ class _TableReader:
     missing: set[str]
     others: NonCountries
     totals: list[_TotalRow]
-    parts: dict[str, str]  # a part's code (normalised) -> the area it is a part of
+    sums: dict[str, list[str]]  # sum_parts: an area -> its parts' codes, as the layout has them
     schema: Schema
 
     def code(self, col: str, value: str) -> str:
@@ -432,6 +432,11 @@ class _TableReader:
     def residual(self, value: str) -> bool:
         code = self.schema.area_overrides.get(value.strip().rstrip("*").strip().upper())
         return code is not None and self.schema.area_extra.get(code, ("",))[0] == "residuals"
+
+    @cached_property
+    def parts(self) -> dict[str, str]:
+        """A part's code (normalised) -> the area it is a part of."""
+        return {_norm(part): whole for whole, parts in self.sums.items() for part in parts}
 
     @cached_property
     def header_values(self) -> list[dict[int, str]]:
@@ -618,11 +623,7 @@ def _table_reader(
         | {str(m).strip().lower() for m in spec.get("missing") or ()},
         others=non_countries(schema),
         totals=_total_rows(spec, dims, layout),
-        parts={
-            _norm(part): whole
-            for whole, parts in _sum_parts(spec, layout).items()
-            for part in parts
-        },
+        sums=_sum_parts(spec, layout),
         schema=schema,
     )
 
@@ -647,7 +648,7 @@ def _read_table(
         rows += 1
         reader.read_row(row, i + 1, sheet.name, out, left)
     if left.held:
-        _add_sums(_sum_parts(spec, layout), left.held, name, out, left)
+        _add_sums(reader.sums, left.held, name, out, left)
     where_in = f" (sheet {sheet.name})" if sheet.name and spec.get("_many") else ""
     notes.extend(left.notes(where_in))
 

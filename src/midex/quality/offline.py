@@ -328,11 +328,13 @@ def _observations(rows: pa.Table, table: pa.Table, good: pa.Array) -> tuple[pa.T
     which the server converts with the lake's exchange rates, without its value), and how many
     of them are in local currency."""
     kept, source = rows.filter(good), table.filter(good)
-    in_lcu = _evaluate(kept, {"IN_LCU": f"coalesce({rules.IN_LCU}, false)"})["IN_LCU"]
-    # as harmonisation declares it, with no exchange rate here (FX_RATE null)
+    # as harmonisation declares it, with no exchange rate here (FX_RATE null); one query
     unconverted = kept.append_column("FX_RATE", pa.nulls(kept.num_rows, pa.float64()))
+    lcu = f"coalesce({rules.IN_LCU}, false)"
+    evaluated = _evaluate(unconverted, {**rules.OBSERVATION_SQL, "IN_LCU": lcu})
+    in_lcu = evaluated.pop("IN_LCU")
     columns = {
-        **_evaluate(unconverted, rules.OBSERVATION_SQL),
+        **evaluated,
         "SOURCE_ROW": source.column("SOURCE_ROW"),
         "SOURCE_SHEET": _column(source, "SOURCE_SHEET"),
         "SOURCE_COLUMN": _column(source, "SOURCE_COLUMN"),

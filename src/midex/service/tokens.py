@@ -130,9 +130,11 @@ def client_key(address: str) -> str:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return address  # "unknown", a test client's name
-    if ip.version == 6 and ip.ipv4_mapped is None:
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:192.0.2.7 is 192.0.2.7
+            return str(ip.ipv4_mapped)
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
+    return str(ip)
 
 
 class FailedLogins:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -11,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from midex.contract.digest import CHUNK
+from midex.contract.digest import copy_hashed
 from midex.contract.errors import MidexError
 from midex.storage import landing_s3
 from midex.storage.landed import LandedFile, safe_file_name
@@ -29,16 +28,10 @@ def land_file(source: Path, landing_root: Path, provider_code: str) -> LandedFil
     if not source.is_file():
         raise MidexError(f"{source}: no such file; check the path")
     landing_root.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    size = 0
     fd, tmp_name = tempfile.mkstemp(prefix=".landing-", dir=landing_root)
     try:
         with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            while chunk := src.read(CHUNK):  # hashed as it is copied: read once
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-        sha = digest.hexdigest()
+            sha, size = copy_hashed(src, out)  # hashed as it is copied: read once
         name = safe_file_name(source.name)
         target = landing_root / f"provider={provider_code}" / sha / name
         target.parent.mkdir(parents=True, exist_ok=True)

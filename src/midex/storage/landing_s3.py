@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from midex.contract.digest import CHUNK, sha256_and_size
+from midex.contract.digest import copy_hashed, sha256_and_size
 from midex.contract.errors import MidexError
 from midex.storage.landed import LandedFile, safe_file_name
 
@@ -178,19 +178,15 @@ def land_incoming(
     try:
         body = s3.get_object(Bucket=loc.bucket, Key=loc.key, IfMatch=etag)["Body"]
         with local.open("wb") as out:
-            read = 0
-            while chunk := body.read(CHUNK):
-                read += len(chunk)
-                if read > max_bytes:
-                    raise changed
-                out.write(chunk)
+            sha, size = copy_hashed(body, out, max_bytes)  # hashed as it is read: read once
+        if size > max_bytes:
+            raise changed
     except ClientError as exc:
         shutil.rmtree(folder, ignore_errors=True)
         raise changed from exc
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    sha, size = sha256_and_size(local)
     name = local.name
     target = _root(settings).child(f"provider={provider_code}", sha, name)
     if not _exists(s3, target):
